@@ -1,0 +1,60 @@
+"""Settings, read from the environment (prefix ``MULTILEVEL_``), a ``.env`` file or mounted secret files.
+
+Three names are part of the product's contract and never change meaning:
+
+- ``MULTILEVEL_EUROSTAT_URL``: base of the Eurostat dissemination API;
+- ``MULTILEVEL_STAGE_URL``: where validated files are staged (a folder, ``file:///...`` or ``s3://bucket/prefix``);
+- ``MULTILEVEL_WAREHOUSE_URL``: ``duckdb:///path.duckdb``, ``postgresql://...`` or ``redshift://...``.
+
+Secrets (warehouse password) are ``SecretStr``: they are read from ``MULTILEVEL_WAREHOUSE_PASSWORD`` or from a file
+of that name in ``/run/secrets`` (how Kubernetes mounts a Secret) and are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REAL_EUROSTAT_URL = "https://ec.europa.eu/eurostat/api/dissemination"
+HOME = Path(os.environ.get("MULTILEVEL_HOME", ".multilevel"))
+SECRETS_DIR = "/run/secrets"
+
+
+class Settings(BaseSettings):
+    """Everything a step needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MULTILEVEL_",
+        env_file=".env",
+        extra="ignore",
+        secrets_dir=SECRETS_DIR if Path(SECRETS_DIR).is_dir() else None,
+    )
+
+    eurostat_url: str = Field(REAL_EUROSTAT_URL, description="Base URL of the Eurostat dissemination API.")
+    stage_url: str = Field(str(HOME / "stage"), description="Folder, file:// or s3:// URL for staged files.")
+    warehouse_url: str = Field(f"duckdb:///{HOME / 'warehouse.duckdb'}", description="Warehouse connection URL.")
+    warehouse_password: SecretStr | None = Field(None, description="Password, if not in the URL (kept secret).")
+    datasets_file: Path | None = Field(None, description="Dataset configuration; default: the packaged one.")
+
+    # Eurostat is a shared public service: keep concurrency small and every call bounded.
+    max_concurrent_downloads: int = Field(3, ge=1, le=16)
+    http_timeout_seconds: float = Field(60.0, gt=0)
+    http_max_retries: int = Field(5, ge=0)
+    http_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles each retry, with jitter.")
+    http_backoff_cap_seconds: float = Field(60.0, ge=0)
+
+    # Validation: a slice may shrink by at most this fraction compared with the rows currently loaded.
+    max_row_drop_fraction: float = Field(0.05, ge=0, le=1)
+
+    # Redshift: the role COPY assumes to read the stage bucket (no access keys in SQL, ever).
+    redshift_iam_role: str | None = None
+
+    log_level: str = "INFO"
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the settings; keyword overrides win over the environment (used by tests and the CLI)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,115 @@
+"""The store interface and the factory that picks an implementation from a URL.
+
+A store is rooted at a URL (``/data/stage``, ``file:///data/stage``, ``s3://bucket/prefix``); keys are
+``/``-separated paths below it. Writes are atomic (a reader never sees half a file) and staged run files are
+immutable: writing a key again is allowed only with identical bytes, so a retried step is harmless and a changed
+file is an error instead of a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from urllib.parse import urlparse
+
+from multilevel.errors import StageError
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Store(ABC):
+    """An object store rooted at ``url``."""
+
+    url: str
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write ``data`` at ``key`` atomically, replacing what was there."""
+
+    @abstractmethod
+    def upload(self, key: str, local_path: str | Path) -> None:
+        """Copy a local file to ``key`` atomically (large files in parts where the store supports it)."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes:
+        """Return the bytes at ``key``; StageError naming the URL if it is missing."""
+
+    @abstractmethod
+    def download(self, key: str, local_path: str | Path) -> None:
+        """Copy ``key`` to a local file."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys below ``prefix``, sorted."""
+
+    @abstractmethod
+    def checksum(self, key: str) -> str:
+        """SHA-256 hex digest of the object at ``key``."""
+
+    def url_for(self, key: str) -> str:
+        return f"{self.url.rstrip('/')}/{key.lstrip('/')}"
+
+    def put_immutable(self, key: str, data: bytes) -> str:
+        """Write ``data`` once; rewriting the same bytes is a no-op, different bytes a StageError. Returns sha256."""
+        digest = sha256_bytes(data)
+        if self.exists(key):
+            if self.checksum(key) != digest:
+                raise StageError(
+                    f"{self.url_for(key)} already exists with different content; staged run files are immutable. "
+                    "Start a new run (new run id) instead of rewriting this one."
+                )
+            return digest
+        self.write_bytes(key, data)
+        return digest
+
+    def upload_immutable(self, key: str, local_path: str | Path) -> str:
+        """Upload a file once (same rule as put_immutable). Returns its sha256."""
+        digest = sha256_file(local_path)
+        if self.exists(key):
+            if self.checksum(key) != digest:
+                raise StageError(
+                    f"{self.url_for(key)} already exists with different content; staged run files are immutable. "
+                    "Start a new run (new run id) instead of rewriting this one."
+                )
+            return digest
+        self.upload(key, local_path)
+        return digest
+
+
+def open_store(url: str) -> Store:
+    """Return the store for ``url``: ``s3://bucket/prefix``, ``file:///path`` or a plain path."""
+    parsed = urlparse(url)
+    if parsed.scheme == "s3":
+        from multilevel.stage.s3 import S3Store
+
+        return S3Store(url)
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and url[1:3] in (":\\", ":/")):
+        from multilevel.stage.folder import FolderStore
+
+        return FolderStore(url)
+    raise StageError(f"unsupported stage URL {url!r}: use a folder path, file:///path or s3://bucket/prefix")
+
+
+def split_url(url: str) -> tuple[Store, str]:
+    """Split an object URL into (store of its parent, key), e.g. ``s3://b/p/run/plan.json`` -> (s3://b/p/run, plan.json)."""
+    base, _, key = url.rstrip("/").rpartition("/")
+    if not key:
+        raise StageError(f"{url!r} does not name an object")
+    if url.startswith("/") and base == "":
+        base = "/"
+    return open_store(base or "."), key
