@@ -1,0 +1,193 @@
+"""The warehouse interface.
+
+A warehouse does a handful of things: run SQL (``execute``, ``query``), group statements in one transaction,
+run a SQL file from ``sql/``, and bulk-copy staged Parquet files into a table. Everything the product does on top
+(the history merge, the ESS load, the views) is written once against this interface; what differs between DuckDB,
+PostgreSQL and Redshift is data: a ``Dialect`` and, where a statement must differ, a file under ``sql/<dialect>/``
+that replaces the common one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from multilevel import paths
+from multilevel.datasets import check_identifier
+from multilevel.errors import ConfigError, WarehouseError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from multilevel.settings import Settings
+    from multilevel.stage import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between warehouses, as data."""
+
+    name: str
+    # Statement that serialises loads of one dataset within a transaction ({key} is a bound parameter).
+    lock_sql: str = ""
+    # Whether the database enforces partial unique indexes (used to guard "one current row per key").
+    partial_indexes: bool = False
+
+
+def quote(name: str) -> str:
+    """Quote an identifier after checking it against the strict pattern (lower-case letters, digits, '_')."""
+    return '"' + check_identifier(name) + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    return f"{quote(schema)}.{quote(name)}"
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def render_sql(text: str, values: dict[str, str]) -> str:
+    """Fill ``{name}`` placeholders (identifiers and clause fragments the caller built from quoted identifiers)."""
+
+    def fill(match: re.Match) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise WarehouseError(f"SQL template needs {{{key}}} but it was not given")
+        return values[key]
+
+    return _PLACEHOLDER.sub(fill, text)
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a SQL file on ';' at line ends (our files keep one statement per ';' and no ';' inside strings)."""
+    without_comments = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", without_comments) if s.strip()]
+
+
+class Warehouse(ABC):
+    """A connection to one warehouse. Use as a context manager or call ``close()``."""
+
+    dialect: Dialect
+    url: str  # always without password
+
+    # --- the four primitives every warehouse implements -------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run one statement (``%s`` placeholders); return the number of rows it changed (or -1)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run one query and return all rows."""
+
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None: ...
+
+    @abstractmethod
+    def copy_parquet(self, table: str, store: Store, keys: list[str], columns: list[str]) -> int:
+        """Bulk-load the staged Parquet files ``keys`` of ``store`` into ``table`` (columns in this order)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- shared behaviour ------------------------------------------------------------------------------------
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows (small inserts such as labels)."""
+        for row in rows:
+            self.execute(sql, row)
+
+    def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        import pandas as pd
+
+        rows, names = self._query_with_names(sql, params)
+        return pd.DataFrame.from_records(rows, columns=names)
+
+    def _query_with_names(self, sql: str, params: Sequence[Any] | None) -> tuple[list[tuple], list[str]]:
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """Everything inside commits together or not at all."""
+        self._begin()
+        try:
+            yield self
+        except BaseException:
+            self._rollback()
+            raise
+        self._commit()
+
+    def sql_file(self, relpath: str) -> str:
+        """The text of ``sql/<relpath>``; ``sql/<dialect>/<relpath>`` replaces it where it exists."""
+        for candidate in (paths.SQL_DIR / self.dialect.name / relpath, paths.SQL_DIR / relpath):
+            if candidate.is_file():
+                return candidate.read_text()
+        raise ConfigError(f"SQL file sql/{relpath} not found under {paths.SQL_DIR}; is MULTILEVEL_SQL_DIR right?")
+
+    def run_sql_file(self, relpath: str, params: Sequence[Any] | None = None, **fragments: str) -> int:
+        """Run every statement of a SQL file; ``fragments`` fill ``{name}`` placeholders. Returns rows changed."""
+        started = time.perf_counter()
+        changed = 0
+        for statement in split_statements(render_sql(self.sql_file(relpath), fragments)):
+            count = self.execute(statement, params if "%s" in statement else None)
+            changed += max(count, 0)
+        log.debug("sql %s: %d rows in %.2fs", relpath, changed, time.perf_counter() - started)
+        return changed
+
+    def relation_exists(self, schema: str, name: str) -> bool:
+        rows = self.query(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            (schema, name),
+        )
+        return rows[0][0] > 0
+
+    def columns_of(self, schema: str, name: str) -> list[str]:
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "ORDER BY ordinal_position",
+            (schema, name),
+        )
+        return [r[0] for r in rows]
+
+    def lock(self, key: str) -> None:
+        """Serialise concurrent loads of the same object (a dataset, an ESS round) inside a transaction."""
+        if self.dialect.lock_sql:
+            self.execute(self.dialect.lock_sql, (key,))
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def connect(url: str, settings: Settings | None = None) -> Warehouse:
+    """Open the warehouse named by ``url`` (``duckdb:///path``, ``postgresql://...``, ``redshift://...``)."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "duckdb":
+        from multilevel.warehouse.duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(url)
+    if scheme in ("postgresql", "postgres"):
+        from multilevel.warehouse.postgres import PostgresWarehouse
+
+        return PostgresWarehouse(url, settings)
+    if scheme.startswith("redshift"):
+        from multilevel.warehouse.redshift import RedshiftWarehouse
+
+        return RedshiftWarehouse(url, settings)
+    raise ConfigError(
+        f"unsupported warehouse URL scheme {scheme!r}: use duckdb:///path.duckdb, postgresql://... or redshift://..."
+    )

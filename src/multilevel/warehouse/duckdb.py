@@ -1,0 +1,126 @@
+"""DuckDB: the default, embedded warehouse (one file, no server)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from multilevel.errors import WarehouseBusy, WarehouseError
+from multilevel.stage import Store
+from multilevel.warehouse.base import Dialect, Warehouse
+
+log = logging.getLogger(__name__)
+
+DIALECT = Dialect(name="duckdb", lock_sql="", partial_indexes=False)
+
+# DuckDB allows one writing process per file; another process waits this long for the file lock, then gives up
+# with a transient error (the CLI exits 75 and the orchestrator retries later).
+LOCK_WAIT_SECONDS = 30.0
+
+
+def _path_of(url: str) -> str:
+    # SQLAlchemy's convention: duckdb:///relative/path.duckdb, duckdb:////absolute/path.duckdb, duckdb:///:memory:
+    if not url.startswith("duckdb:///"):
+        raise WarehouseError(f"DuckDB URL {url!r} must look like duckdb:///path/to/file.duckdb")
+    return url[len("duckdb:///") :] or ":memory:"
+
+
+class DuckDBWarehouse(Warehouse):
+    dialect = DIALECT
+
+    def __init__(self, url: str):
+        self.url = url
+        path = _path_of(url)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                self.con = duckdb.connect(path)
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                    raise WarehouseBusy(
+                        f"DuckDB file {path} is in use by another process ({e}); run again when it has finished"
+                    ) from e
+                time.sleep(0.5)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%s", "?")
+
+    def _run(self, sql: str, params: Sequence[Any] | None):
+        try:
+            return self.con.execute(self._sql(sql), list(params) if params is not None else None)
+        except duckdb.TransactionException as e:
+            raise WarehouseBusy(f"DuckDB transaction conflict: {e}; run again") from e
+        except duckdb.Error as e:
+            raise WarehouseError(f"DuckDB statement failed: {e}\n  statement: {sql.strip()[:300]}") from e
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        result = self._run(sql, params)
+        if re.match(r"\s*(insert|update|delete)\b", sql, re.IGNORECASE):
+            row = result.fetchone()
+            return int(row[0]) if row else 0
+        return -1
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            try:
+                self.con.executemany(self._sql(sql), [list(r) for r in rows])
+            except duckdb.Error as e:
+                raise WarehouseError(f"DuckDB statement failed: {e}\n  statement: {sql.strip()[:300]}") from e
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self._run(sql, params).fetchall()
+
+    def _query_with_names(self, sql, params):
+        result = self._run(sql, params)
+        names = [d[0] for d in result.description]
+        return result.fetchall(), names
+
+    def query_df(self, sql: str, params: Sequence[Any] | None = None):
+        return self._run(sql, params).df()
+
+    def _begin(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:  # the failed statement may already have aborted the transaction
+            pass
+
+    def copy_parquet(self, table: str, store: Store, keys: list[str], columns: list[str]) -> int:
+        if not keys:
+            return 0
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="multilevel-copy-") as tmp:
+            files = []
+            for i, key in enumerate(keys):
+                local = getattr(store, "local_path", None)
+                if local is not None:  # a folder store: read the staged files in place
+                    files.append(str(local(key)))
+                else:  # S3: DuckDB's httpfs would download an extension at run time, so fetch through boto3
+                    target = Path(tmp) / f"{i:05d}.parquet"
+                    store.download(key, target)
+                    files.append(str(target))
+            cols = ", ".join(f'"{c}"' for c in columns)
+            count = self.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [files]
+            )
+        log.info("copy %s: %d rows from %d files in %.2fs", table, count, len(keys), time.perf_counter() - started)
+        return count
+
+    def close(self) -> None:
+        self.con.close()

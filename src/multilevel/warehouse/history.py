@@ -1,0 +1,149 @@
+"""The history-keeping load of one Eurostat run.
+
+A run's staged slices load in ONE transaction: copy into a staging table, close current rows whose value or flag
+changed or that vanished, insert the new versions, replace the dataset's labels, write the load_log row. Loading
+the same run again changes nothing; a failure anywhere rolls everything back. The history therefore grows with
+Eurostat's revisions, not with the number of runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from multilevel.datasets import check_identifier
+from multilevel.errors import StageError, WarehouseError
+from multilevel.stage import Store
+from multilevel.warehouse.base import Warehouse, qualified, quote
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "eurostat"
+VALUE_COLUMNS = ["time_period", "value", "flag"]
+
+
+@dataclass
+class LoadResult:
+    dataset: str
+    run_id: str
+    status: str  # loaded | already_loaded
+    rows_received: int = 0
+    rows_inserted: int = 0
+    rows_closed: int = 0
+    rows_unchanged: int = 0
+    seconds: float = 0.0
+
+
+def now_utc() -> datetime:
+    # Naive UTC: TIMESTAMP columns (no time zone) behave the same in DuckDB, PostgreSQL and Redshift.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def ensure_schema(wh: Warehouse) -> None:
+    wh.run_sql_file("eurostat/schema.sql")
+
+
+def _fragments(dataset: str, dimensions: list[str]) -> dict[str, str]:
+    dims = [check_identifier(d, "dimension") for d in dimensions]
+    keys = dims + ["time_period"]
+    return {
+        "history": qualified(SCHEMA, f"{dataset}_history"),
+        "current": qualified(SCHEMA, dataset),
+        "staging": quote(f"stg_{dataset}"),
+        "current_index": quote(f"{dataset}_current_key"),
+        "dimension_columns": ",\n    ".join(f"{quote(d)} VARCHAR(64) NOT NULL" for d in dims),
+        "dimension_list": ", ".join(quote(d) for d in dims),
+        "staged_dimension_list": ", ".join(f"s.{quote(d)}" for d in dims),
+        "key_columns": ", ".join(quote(k) for k in keys),
+        "key_match": " AND ".join(f"h.{quote(k)} = s.{quote(k)}" for k in keys),
+    }
+
+
+def last_successful_load(wh: Warehouse, dataset: str) -> tuple[str | None, str | None] | None:
+    """(update_data, update_structure) of the dataset's last loaded run, or None if never loaded."""
+    if not wh.relation_exists(SCHEMA, "load_log"):
+        return None
+    rows = wh.query(
+        "SELECT update_data, update_structure FROM eurostat.load_log WHERE dataset = %s AND status = 'loaded' "
+        "ORDER BY finished_at DESC LIMIT 1",
+        (dataset,),
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def current_counts(wh: Warehouse, dataset: str, split: str) -> dict[str, int]:
+    """Current rows per value of the split dimension (for the 'not many fewer rows than last time' check)."""
+    check_identifier(split, "split dimension")
+    if not wh.relation_exists(SCHEMA, dataset):
+        return {}
+    rows = wh.query(f"SELECT {quote(split)}, count(*) FROM {qualified(SCHEMA, dataset)} GROUP BY 1")
+    return {code: int(n) for code, n in rows}
+
+
+def record_run(wh: Warehouse, dataset: str, run_id: str, status: str, *, started_at: datetime,
+               update_data: str | None = None, update_structure: str | None = None,
+               counts: tuple[int, int, int, int] = (0, 0, 0, 0), message: str | None = None) -> None:
+    """Append one load_log row (used for 'unchanged' checks and for failed runs)."""
+    wh.execute(
+        "INSERT INTO eurostat.load_log (dataset, run_id, started_at, finished_at, update_data, update_structure, "
+        "status, rows_received, rows_inserted, rows_closed, rows_unchanged, message) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (dataset, run_id, started_at, now_utc(), update_data, update_structure, status, *counts,
+         (message or "")[:1000] or None),
+    )
+
+
+def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str, str, str]]) -> LoadResult:
+    """Load the staged files of one run (described by its manifest) with full history, in one transaction."""
+    started = time.perf_counter()
+    started_at = now_utc()
+    dataset = check_identifier(manifest["dataset"], "dataset")
+    run_id = manifest["run_id"]
+    dimensions = manifest["dimensions"]
+    f = _fragments(dataset, dimensions)
+    ensure_schema(wh)
+    with wh.transaction():
+        wh.lock(f"multilevel:eurostat:{dataset}")
+        done = wh.query(
+            "SELECT count(*) FROM eurostat.load_log WHERE dataset = %s AND run_id = %s AND status = 'loaded'",
+            (dataset, run_id),
+        )[0][0]
+        if done:
+            log.info("load %s run %s: already loaded, nothing to do", dataset, run_id)
+            return LoadResult(dataset, run_id, "already_loaded", seconds=time.perf_counter() - started)
+
+        wh.run_sql_file("eurostat/history_table.sql", **f)
+        existing = wh.columns_of(SCHEMA, f"{dataset}_history")
+        expected = dimensions + VALUE_COLUMNS + ["valid_from", "valid_to", "source_updated", "run_id"]
+        if existing != expected:
+            raise WarehouseError(
+                f"eurostat.{dataset}_history has columns {existing} but run {run_id} has dimensions {dimensions}: "
+                "the dataset's structure changed. Rename the old table (to keep its history) and load again."
+            )
+        wh.run_sql_file("eurostat/current_view.sql", **f)
+        wh.run_sql_file("eurostat/staging_table.sql", **f)
+        received = wh.copy_parquet(f["staging"], store, [e["key"] for e in manifest["files"]],
+                                   dimensions + VALUE_COLUMNS)
+        expected_rows = sum(e["rows"] for e in manifest["files"])
+        if received != expected_rows:
+            raise StageError(f"run {run_id} of {dataset}: manifest promises {expected_rows} rows, files hold {received}")
+        load_time = now_utc()
+        closed = wh.run_sql_file("eurostat/close_changed.sql", (load_time,), **f)
+        inserted = wh.run_sql_file(
+            "eurostat/insert_new.sql", (load_time, manifest.get("update_data"), run_id), **f
+        )
+        wh.execute("DELETE FROM eurostat.labels WHERE dataset = %s", (dataset,))
+        wh.executemany(
+            "INSERT INTO eurostat.labels (dataset, dimension, code, label) VALUES (%s, %s, %s, %s)",
+            [(dataset, dim, code, label) for dim, code, label in labels],
+        )
+        wh.execute(f"DROP TABLE IF EXISTS {f['staging']}")
+        counts = (received, inserted, closed, received - inserted)
+        record_run(wh, dataset, run_id, "loaded", started_at=started_at, update_data=manifest.get("update_data"),
+                   update_structure=manifest.get("update_structure"), counts=counts)
+    result = LoadResult(dataset, run_id, "loaded", *counts, seconds=time.perf_counter() - started)
+    log.info("load %s run %s: %d received, %d inserted, %d closed, %d unchanged in %.1fs",
+             dataset, run_id, received, inserted, closed, received - inserted, result.seconds)
+    return result
