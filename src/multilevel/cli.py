@@ -1,0 +1,286 @@
+"""The ``multilevel`` command: one subcommand per pipeline step, plus ``harvest``, ``ess load`` and ``report``.
+
+Each step reads and writes only the files or URLs named on its command line, so the same command runs here,
+in a test as a subprocess, or in its own container under Argo. Exit codes: 0 done, 75 transient failure (worth a
+retry: Argo's retryStrategy retries on it), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from multilevel.errors import EXIT_TERMINAL, ApiUnavailable, MultilevelError
+from multilevel.settings import load_settings
+
+log = logging.getLogger("multilevel")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def step(func):
+    """Turn library errors into a one-line message and the exit code Argo's retryStrategy understands."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MultilevelError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+
+    return wrapper
+
+
+@click.group()
+@click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING.")
+@click.version_option(package_name="multilevel")
+@click.pass_context
+def main(ctx: click.Context, log_level: str | None) -> None:
+    """Keep a warehouse of Eurostat regional statistics and ESS survey data fresh, complete and joinable.
+
+    Settings come from MULTILEVEL_* environment variables (MULTILEVEL_EUROSTAT_URL, MULTILEVEL_STAGE_URL,
+    MULTILEVEL_WAREHOUSE_URL, ...), a .env file or files in /run/secrets.
+    """
+    try:
+        settings = load_settings()
+    except Exception as e:  # pydantic's ValidationError: name the variable and stop
+        click.echo(f"error: invalid settings: {e}", err=True)
+        sys.exit(EXIT_TERMINAL)
+    setup_logging(log_level or settings.log_level)
+    ctx.obj = settings
+
+
+def _plan(url: str):
+    from multilevel.eurostat.steps import read_plan
+
+    return read_plan(url)
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--run-id", help="Run id (default: UTC time + random suffix; Argo passes the workflow name).")
+@click.option("--out", help="Where to write the plan (default {stage}/eurostat/DATASET/RUN_ID/plan.json).")
+@click.option("--slices-out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the slice ids as a JSON list here ([] when unchanged), for Argo's withParam.")
+@click.pass_obj
+@step
+def plan(settings, dataset, run_id, out, slices_out):
+    """Ask Eurostat whether DATASET changed; if so, plan one slice per code of its split dimension.
+
+    Example: multilevel plan demo_r_pjangrp3 --slices-out /tmp/slices.json
+    """
+    from multilevel.eurostat.steps import plan_step
+
+    outcome = plan_step(settings, dataset, run_id=run_id, out=out)
+    ids = [s.id for s in outcome.plan.slices] if outcome.plan.changed else []
+    if slices_out:
+        Path(slices_out).write_text(json.dumps(ids))
+    if outcome.url:
+        click.echo(outcome.url)
+        log.info("plan %s: %d slices, written to %s", dataset, len(ids), outcome.url)
+    else:
+        click.echo("unchanged")
+
+
+@main.command()
+@click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
+@click.option("--slice", "slice_id", required=True, help="Slice id from the plan.")
+@click.option("--out", required=True, help="Folder or URL prefix receiving the JSON-stat parts.")
+@click.pass_obj
+@step
+def download(settings, plan_url, slice_id, out):
+    """Download one slice as JSON-stat, splitting requests the API refuses as too big.
+
+    Example: multilevel download --plan stage/.../plan.json --slice Y_LT5 --out work/raw/Y_LT5
+    """
+    from multilevel.eurostat.steps import download_step
+
+    parts = download_step(settings, _plan(plan_url), slice_id, out)
+    click.echo(f"{parts} parts")
+
+
+@main.command()
+@click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
+@click.option("--slice", "slice_id", required=True, help="Slice id from the plan.")
+@click.option("--raw", required=True, help="Folder or URL prefix written by `multilevel download`.")
+@click.option("--out", required=True, help="Parquet file (path or URL) to write the validated rows to.")
+@click.pass_obj
+@step
+def validate(settings, plan_url, slice_id, raw, out):
+    """Parse a downloaded slice and check it (pandera) before anything is staged.
+
+    Example: multilevel validate --plan .../plan.json --slice Y_LT5 --raw work/raw/Y_LT5 --out work/Y_LT5.parquet
+    """
+    from multilevel.eurostat.steps import validate_step
+
+    rows = validate_step(settings, _plan(plan_url), slice_id, raw, out)
+    click.echo(f"{rows} rows")
+
+
+@main.command()
+@click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
+@click.option("--slice", "slice_id", required=True, help="Slice id from the plan.")
+@click.option("--in", "validated", required=True, help="Parquet file written by `multilevel validate`.")
+@click.pass_obj
+@step
+def stage(settings, plan_url, slice_id, validated):
+    """Publish a validated slice into the run's folder of the stage (immutable once written).
+
+    Example: multilevel stage --plan .../plan.json --slice Y_LT5 --in work/Y_LT5.parquet
+    """
+    from multilevel.eurostat.steps import stage_step
+
+    sidecar = stage_step(settings, _plan(plan_url), slice_id, validated)
+    click.echo(f"{sidecar['rows']} rows staged")
+
+
+@main.command()
+@click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
+@click.pass_obj
+@step
+def load(settings, plan_url):
+    """Load every staged slice of a run into the warehouse in one transaction, keeping history.
+
+    Example: multilevel load --plan .../plan.json
+    """
+    from multilevel.eurostat.steps import load_step
+
+    result = load_step(settings, _plan(plan_url))
+    click.echo(json.dumps(result.__dict__))
+
+
+@main.command("record-failure")
+@click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
+@click.option("--reason", default="run failed", help="What failed (shown in eurostat.load_log.message).")
+@click.pass_obj
+@step
+def record_failure(settings, plan_url, reason):
+    """Record a failed run in eurostat.load_log (the Argo exit handler runs this).
+
+    Example: multilevel record-failure --plan .../plan.json --reason "download failed"
+    """
+    from multilevel.eurostat.steps import record_failure_step
+
+    record_failure_step(settings, _plan(plan_url), reason)
+
+
+@main.command()
+@click.argument("datasets", nargs=-1)
+@click.option("--standin", is_flag=True,
+              help="Start the local Eurostat API stand-in and harvest from it (offline demo, no internet needed).")
+@click.option("--standin-size", type=click.Choice(["small", "full"]), default="full", show_default=True)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+@click.pass_obj
+@step
+def harvest(settings, datasets, standin, standin_size, progress):
+    """Run the whole harvest in-process for DATASETS (default: every configured dataset).
+
+    Example: multilevel harvest demo_r_pjanind3
+    """
+    from contextlib import nullcontext
+
+    from multilevel.eurostat.client import EurostatClient
+    from multilevel.eurostat.harvest import dataset_codes, harvest_dataset
+
+    codes = dataset_codes(settings, datasets)
+    if standin:
+        from multilevel.standin import StandIn
+
+        server = StandIn(size=standin_size)
+    else:
+        server = nullcontext()
+    with server:
+        if standin:
+            settings = settings.model_copy(update={"eurostat_url": server.url})
+            click.echo(f"using the local Eurostat API stand-in at {server.url}", err=True)
+        client = EurostatClient.from_settings(settings)
+        _preflight(client, settings, codes[0])
+        show = sys.stderr.isatty() if progress is None else progress
+        for code in codes:
+            result = _harvest_one(settings, code, client, show, harvest_dataset)
+            summary = {"dataset": result.dataset, "run_id": result.run_id, "status": result.status}
+            if result.load:
+                summary.update(rows_received=result.load.rows_received, rows_inserted=result.load.rows_inserted,
+                               rows_closed=result.load.rows_closed, seconds=round(result.load.seconds, 1))
+            click.echo(json.dumps(summary))
+
+
+def _harvest_one(settings, code, client, show, harvest_dataset):
+    if not show:
+        return harvest_dataset(settings, code, client=client,
+                               progress=lambda n, msg: log.info("slice done: %s", msg))
+    from multilevel.eurostat.plan import Plan  # noqa: F401  (the bar length is only known after planning)
+
+    bar = None
+
+    def progress(n, msg):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=10**9, label=code, file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(n)
+
+    try:
+        return harvest_dataset(settings, code, client=client, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _preflight(client, settings, code: str) -> None:
+    """Fail fast and clearly when the API cannot be reached at all (offline machine, wrong URL)."""
+    import requests
+
+    try:
+        client.session.head(settings.eurostat_url, timeout=10, allow_redirects=False)
+    except requests.RequestException as e:
+        raise ApiUnavailable(
+            f"cannot reach the Eurostat API at {settings.eurostat_url} ({type(e).__name__}). "
+            "Offline? Run `make run STANDIN=1` (or `multilevel harvest --standin`) to harvest from the local "
+            "stand-in, or set MULTILEVEL_EUROSTAT_URL to a reachable API."
+        ) from None
+
+
+@main.command("standin")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True)
+def standin_command(host, port, size):
+    """Serve the local Eurostat API stand-in (synthetic cubes, real URL shapes) until interrupted.
+
+    Example: multilevel standin --port 8765 & MULTILEVEL_EUROSTAT_URL=http://127.0.0.1:8765 multilevel harvest
+    """
+    from multilevel.standin import serve
+
+    serve(host, port, size)
+
+
+def _register_optional() -> None:
+    """Commands of the other pipelines live in their own packages; add those that are installed."""
+    try:
+        from multilevel.ess.cli import ess
+
+        main.add_command(ess)
+    except ImportError:
+        pass
+    try:
+        from multilevel.report.cli import report
+
+        main.add_command(report)
+    except ImportError:
+        pass
+
+
+_register_optional()

@@ -1,0 +1,75 @@
+"""``multilevel harvest``: every step of a run in one process, for the given or all configured datasets.
+
+Slices download concurrently, but only a few at a time (``max_concurrent_downloads``): Eurostat is a shared public
+service. Intermediate files go to a temporary folder; validated slices go to the configured stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from multilevel.datasets import load_datasets
+from multilevel.errors import MultilevelError
+from multilevel.eurostat.client import EurostatClient
+from multilevel.eurostat.plan import Plan
+from multilevel.eurostat.steps import (
+    download_step,
+    load_step,
+    plan_step,
+    record_failure_step,
+    stage_step,
+    validate_step,
+)
+from multilevel.settings import Settings
+from multilevel.warehouse.history import LoadResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HarvestResult:
+    dataset: str
+    run_id: str
+    status: str  # loaded | unchanged | already_loaded
+    load: LoadResult | None = None
+
+
+def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: EurostatClient) -> int:
+    raw = work / "raw" / slice_id
+    validated = work / "validated" / f"{slice_id}.parquet"
+    download_step(settings, plan, slice_id, str(raw), client=client)
+    validate_step(settings, plan, slice_id, str(raw), str(validated))
+    return stage_step(settings, plan, slice_id, str(validated))["rows"]
+
+
+def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | None = None,
+                    progress: Callable[[int, str], None] | None = None) -> HarvestResult:
+    """Plan, download, validate and stage every slice, then load the run in one transaction."""
+    client = client or EurostatClient.from_settings(settings)
+    outcome = plan_step(settings, code, client=client)
+    plan = outcome.plan
+    if not plan.changed:
+        return HarvestResult(plan.dataset, plan.run_id, "unchanged")
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"multilevel-{plan.dataset}-") as tmp, ThreadPoolExecutor(
+            settings.max_concurrent_downloads
+        ) as pool:
+            futures = {pool.submit(_slice, settings, plan, s.id, Path(tmp), client): s.id for s in plan.slices}
+            for future in as_completed(futures):
+                rows = future.result()
+                if progress:
+                    progress(1, f"{plan.dataset} {futures[future]}: {rows} rows")
+        result = load_step(settings, plan)
+    except MultilevelError as e:
+        record_failure_step(settings, plan, str(e))
+        raise
+    return HarvestResult(plan.dataset, plan.run_id, result.status, result)
+
+
+def dataset_codes(settings: Settings, codes: list[str] | tuple[str, ...]) -> list[str]:
+    return list(codes) or [d.code for d in load_datasets(settings.datasets_file)]

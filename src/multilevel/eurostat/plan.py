@@ -1,0 +1,112 @@
+"""Plan a harvest run: did the dataset change, and which slices must be downloaded?
+
+The plan is a small JSON document written to the stage. Argo fans out over its slice ids (not its data: Argo keeps
+only 256 kB of a step's output), and every later step reads the plan to know the dataset, the run and the slice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from multilevel.datasets import Dataset
+from multilevel.errors import ConfigError, ParseError
+from multilevel.eurostat.client import EurostatClient
+
+log = logging.getLogger(__name__)
+
+SLICE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+@dataclass
+class Slice:
+    id: str
+    filters: dict[str, list[str]]
+    expected_min_rows: int | None = None
+
+
+@dataclass
+class Plan:
+    dataset: str
+    run_id: str
+    changed: bool
+    update_data: str | None
+    update_structure: str | None
+    split: str
+    created_at: str
+    slices: list[Slice] = field(default_factory=list)
+    # Codes present per dimension that a too-big slice may be split on (geo by country, then time).
+    split_codes: dict[str, list[str]] = field(default_factory=dict)
+
+    def slice(self, slice_id: str) -> Slice:
+        for s in self.slices:
+            if s.id == slice_id:
+                return s
+        raise ConfigError(f"slice {slice_id!r} is not in the plan of {self.dataset} run {self.run_id}")
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Plan:
+        try:
+            raw = json.loads(data)
+            raw["slices"] = [Slice(**s) for s in raw["slices"]]
+            return cls(**raw)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ParseError(f"not a multilevel plan document ({e}); pass the file written by `multilevel plan`") from e
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def make_plan(
+    client: EurostatClient,
+    dataset: Dataset,
+    *,
+    last_loaded: tuple[str | None, str | None] | None,
+    current_counts: dict[str, int],
+    max_row_drop_fraction: float,
+    run_id: str | None = None,
+) -> Plan:
+    """Ask the API whether ``dataset`` changed since ``last_loaded``; if so, list one slice per split code."""
+    run_id = run_id or new_run_id()
+    if not RUN_ID.match(run_id):
+        raise ConfigError(f"run id {run_id!r} must be 1-128 letters, digits, '.', '_' or '-'")
+    flow = client.dataflow(dataset.code)
+    plan = Plan(dataset.code, run_id, True, flow.update_data, flow.update_structure, dataset.split,
+                datetime.now(UTC).isoformat(timespec="seconds"))
+    if last_loaded is not None and last_loaded == (flow.update_data, flow.update_structure):
+        plan.changed = False
+        log.info("plan %s: unchanged since %s", dataset.code, flow.update_data)
+        return plan
+
+    present = client.content_constraint(dataset.code)
+    if dataset.split not in present:
+        raise ConfigError(
+            f"{dataset.code} has no dimension {dataset.split!r} to split on (it has {', '.join(present)}); "
+            "fix `split` in datasets.yaml"
+        )
+    for dim in dataset.filters:
+        if dim not in present:
+            raise ConfigError(f"{dataset.code} has no dimension {dim!r} (filters in datasets.yaml)")
+    wanted = dataset.filters.get(dataset.split)
+    codes = [c for c in present[dataset.split] if wanted is None or c in wanted]
+    for code in codes:
+        if not SLICE_ID.match(code):
+            raise ParseError(f"{dataset.code}: code {code!r} of {dataset.split} cannot name a slice")
+        previous = current_counts.get(code)
+        plan.slices.append(Slice(
+            id=code,
+            filters={**dataset.filters, dataset.split: [code]},
+            expected_min_rows=int(previous * (1 - max_row_drop_fraction)) if previous else None,
+        ))
+    plan.split_codes = {dim: present[dim] for dim in ("geo", "time") if dim in present}
+    log.info("plan %s run %s: %d slices by %s", dataset.code, run_id, len(plan.slices), dataset.split)
+    return plan

@@ -1,0 +1,215 @@
+"""The steps of a Eurostat harvest run, each reading and writing only files or URLs.
+
+``plan -> download -> validate -> stage -> load``: the CLI runs one step per command (one Argo container each), and
+``harvest`` runs them all in-process. Between steps, data lives in a store (folder or S3), never in memory.
+
+Stage layout of a run (immutable once written)::
+
+    {stage}/eurostat/{dataset}/{run_id}/plan.json
+    {stage}/eurostat/{dataset}/{run_id}/slices/{slice}.parquet    validated rows of one slice
+    {stage}/eurostat/{dataset}/{run_id}/slices/{slice}.json       its row count, sha256 and labels
+    {stage}/eurostat/{dataset}/{run_id}/manifest.json             every file of the run (written by load)
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from multilevel.datasets import get_dataset
+from multilevel.errors import StageError, ValidationFailed
+from multilevel.eurostat.client import EurostatClient
+from multilevel.eurostat.download import download_slice
+from multilevel.eurostat.jsonstat import parse_jsonstat
+from multilevel.eurostat.plan import Plan, make_plan
+from multilevel.settings import Settings
+from multilevel.stage import Store, open_store, split_url
+from multilevel.stage.base import sha256_bytes
+from multilevel.validate.eurostat import validate_slice
+from multilevel.warehouse import connect
+from multilevel.warehouse.history import (
+    LoadResult,
+    current_counts,
+    ensure_schema,
+    last_successful_load,
+    load_run,
+    now_utc,
+    record_run,
+)
+
+log = logging.getLogger(__name__)
+
+LABELS_KEY = b"multilevel.labels"
+
+
+def run_prefix(dataset: str, run_id: str) -> str:
+    return f"eurostat/{dataset}/{run_id}"
+
+
+def default_plan_url(settings: Settings, dataset: str, run_id: str) -> str:
+    return open_store(settings.stage_url).url_for(f"{run_prefix(dataset, run_id)}/plan.json")
+
+
+def read_plan(url: str) -> Plan:
+    store, key = split_url(url)
+    return Plan.from_json(store.read_bytes(key))
+
+
+# --- plan ------------------------------------------------------------------------------------------------------
+@dataclass
+class PlanOutcome:
+    plan: Plan
+    url: str | None  # where the plan was written; None when unchanged (nothing is written to the stage)
+
+
+def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = None, out: str | None = None,
+              client: EurostatClient | None = None) -> PlanOutcome:
+    dataset = get_dataset(dataset_code, settings.datasets_file)
+    client = client or EurostatClient.from_settings(settings)
+    with connect(settings.warehouse_url, settings) as wh:
+        last = last_successful_load(wh, dataset.code)
+        counts = current_counts(wh, dataset.code, dataset.split) if last else {}
+        started_at = now_utc()
+        plan = make_plan(client, dataset, last_loaded=last, current_counts=counts,
+                         max_row_drop_fraction=settings.max_row_drop_fraction, run_id=run_id)
+        if not plan.changed:
+            # The check itself is worth a log row (when did we last look?); no data, no stage files.
+            ensure_schema(wh)
+            with wh.transaction():
+                record_run(wh, dataset.code, plan.run_id, "unchanged", started_at=started_at,
+                           update_data=plan.update_data, update_structure=plan.update_structure)
+            return PlanOutcome(plan, None)
+    url = out or default_plan_url(settings, dataset.code, plan.run_id)
+    store, key = split_url(url)
+    store.put_immutable(key, plan.to_json())
+    return PlanOutcome(plan, url)
+
+
+# --- download --------------------------------------------------------------------------------------------------
+def download_step(settings: Settings, plan: Plan, slice_id: str, out: str,
+                  client: EurostatClient | None = None) -> int:
+    """Write the slice's JSON-stat bodies as ``part-NNNN.json.gz`` under ``out``; returns the number of parts."""
+    client = client or EurostatClient.from_settings(settings)
+    raw = open_store(out)
+    # parts.json is written last and says how many parts count, so a retried attempt that split differently
+    # never mixes its parts with a previous attempt's leftovers.
+    parts = download_slice(client, plan, plan.slice(slice_id),
+                           lambda n, body: raw.write_bytes(f"part-{n:04d}.json.gz", gzip.compress(body, 1)))
+    raw.write_bytes("parts.json", json.dumps({"parts": parts}).encode())
+    return parts
+
+
+# --- validate --------------------------------------------------------------------------------------------------
+def parse_parts(raw: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    count = json.loads(raw.read_bytes("parts.json"))["parts"]
+    frames, labels = [], []
+    for n in range(count):
+        parsed = parse_jsonstat(gzip.decompress(raw.read_bytes(f"part-{n:04d}.json.gz")))
+        frames.append(parsed.frame)
+        labels.append(parsed.labels)
+    if not frames:
+        raise StageError(f"{raw.url} holds no downloaded parts; run `multilevel download` first")
+    columns = list(frames[0].columns)
+    for f in frames[1:]:
+        if list(f.columns) != columns:
+            raise ValidationFailed(f"parts under {raw.url} disagree on dimensions: {columns} vs {list(f.columns)}")
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    label_frame = pd.concat(labels, ignore_index=True).drop_duplicates(["dimension", "code"])
+    return frame, label_frame
+
+
+def frame_to_parquet(frame: pd.DataFrame, labels: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[LABELS_KEY] = labels.to_json(orient="values").encode()
+    buffer = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def validate_step(settings: Settings, plan: Plan, slice_id: str, raw: str, out: str) -> int:
+    """Parse the downloaded parts, check them, write one Parquet file. Returns the row count."""
+    dataset = get_dataset(plan.dataset, settings.datasets_file)
+    slice_ = plan.slice(slice_id)
+    frame, labels = parse_parts(open_store(raw))
+    validate_slice(frame, dataset, expected_min_rows=slice_.expected_min_rows)
+    store, key = split_url(out)
+    store.write_bytes(key, frame_to_parquet(frame, labels))
+    log.info("validate %s slice %s: %d rows ok", plan.dataset, slice_id, len(frame))
+    return len(frame)
+
+
+# --- stage -----------------------------------------------------------------------------------------------------
+def stage_step(settings: Settings, plan: Plan, slice_id: str, validated: str) -> dict:
+    """Publish a validated slice into the run's stage folder (immutable), with its sidecar. Returns the sidecar."""
+    plan.slice(slice_id)
+    source, key = split_url(validated)
+    data = source.read_bytes(key)
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    labels = json.loads(parquet.schema_arrow.metadata.get(LABELS_KEY, b"[]"))
+    stage = open_store(settings.stage_url)
+    target = f"{run_prefix(plan.dataset, plan.run_id)}/slices/{slice_id}.parquet"
+    sidecar = {
+        "slice": slice_id,
+        "key": target,
+        "rows": parquet.metadata.num_rows,
+        "sha256": stage.put_immutable(target, data),
+        "columns": parquet.schema_arrow.names,
+        "labels": labels,
+    }
+    stage.put_immutable(target[: -len(".parquet")] + ".json", json.dumps(sidecar, sort_keys=True).encode())
+    log.info("stage %s slice %s: %d rows -> %s", plan.dataset, slice_id, sidecar["rows"], stage.url_for(target))
+    return sidecar
+
+
+# --- load ------------------------------------------------------------------------------------------------------
+def build_manifest(stage: Store, plan: Plan) -> tuple[dict, list[tuple[str, str, str]]]:
+    """Collect every slice's sidecar; a missing or altered slice stops the load (nothing is silently dropped)."""
+    files, labels, columns = [], {}, None
+    for s in plan.slices:
+        base = f"{run_prefix(plan.dataset, plan.run_id)}/slices/{s.id}"
+        if not stage.exists(f"{base}.json"):
+            raise StageError(
+                f"slice {s.id} of {plan.dataset} run {plan.run_id} was never staged ({stage.url_for(base)}.json "
+                "missing); rerun its download/validate/stage steps, then load"
+            )
+        sidecar = json.loads(stage.read_bytes(f"{base}.json"))
+        if stage.checksum(sidecar["key"]) != sidecar["sha256"]:
+            raise StageError(f"{stage.url_for(sidecar['key'])} changed after it was staged (checksum mismatch)")
+        if columns is None:
+            columns = sidecar["columns"]
+        elif sidecar["columns"] != columns:
+            raise StageError(f"slice {s.id} has columns {sidecar['columns']}, other slices {columns}")
+        files.append({"slice": s.id, "key": sidecar["key"], "rows": sidecar["rows"], "sha256": sidecar["sha256"]})
+        for dim, code, label in sidecar["labels"]:
+            labels[(dim, code)] = label
+    dimensions = [c for c in (columns or []) if c not in ("time_period", "value", "flag")]
+    manifest = {
+        "dataset": plan.dataset, "run_id": plan.run_id, "update_data": plan.update_data,
+        "update_structure": plan.update_structure, "dimensions": dimensions, "files": files,
+    }
+    return manifest, [(dim, code, label) for (dim, code), label in sorted(labels.items())]
+
+
+def load_step(settings: Settings, plan: Plan) -> LoadResult:
+    stage = open_store(settings.stage_url)
+    manifest, labels = build_manifest(stage, plan)
+    stage.put_immutable(f"{run_prefix(plan.dataset, plan.run_id)}/manifest.json",
+                        json.dumps(manifest, indent=1, sort_keys=True).encode())
+    with connect(settings.warehouse_url, settings) as wh:
+        return load_run(wh, stage, manifest, labels)
+
+
+def record_failure_step(settings: Settings, plan: Plan, reason: str) -> None:
+    with connect(settings.warehouse_url, settings) as wh:
+        ensure_schema(wh)
+        with wh.transaction():
+            record_run(wh, plan.dataset, plan.run_id, "failed", started_at=now_utc(), update_data=plan.update_data,
+                       update_structure=plan.update_structure, message=reason)
