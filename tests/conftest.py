@@ -1,0 +1,24 @@
+"""Fixtures shared by every test: isolated settings, the local Eurostat API stand-in, real servers (servers.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from multilevel.settings import Settings
+from servers import *  # noqa: F403  (session fixtures that start real S3-API, PostgreSQL and pgbouncer servers)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    """Settings for one test: stage and DuckDB warehouse in a fresh folder, fast retries, no .env influence."""
+    for name in ("MULTILEVEL_EUROSTAT_URL", "MULTILEVEL_STAGE_URL", "MULTILEVEL_WAREHOUSE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return Settings(
+        _env_file=None,
+        eurostat_url="http://127.0.0.1:9",  # tests that talk to an API replace this with the stand-in's URL
+        stage_url=str(tmp_path / "stage"),
+        warehouse_url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+        http_backoff_seconds=0.01,
+        http_backoff_cap_seconds=0.05,
+        http_timeout_seconds=5,
+    )
