@@ -92,7 +92,7 @@ def build() -> WorkflowTemplate:
             resources=resources("250m", "512Mi", "2", "2Gi"),
             # One load per dataset at a time: two runs must not merge into the same history table at once.
             synchronization=mutex(f"eurostat-load-{DATASET}"),
-            metrics=spec.step_metrics("eurostat_load", dataset=DATASET),
+            metrics=spec.step_metrics("eurostat_load", rows_field="rows_received", dataset=DATASET),
         )
         record_failure = step(
             "record-failure",

@@ -77,11 +77,27 @@ def workflow_metrics(prefix: str, **labels: str) -> Metrics:
     )
 
 
-def step_metrics(prefix: str, **labels: str) -> Metrics:
-    """Duration and result of one step (e.g. the load), for Prometheus."""
+def step_metrics(prefix: str, rows_field: str | None = None, **labels: str) -> Metrics:
+    """Duration and result of one step, for Prometheus; with ``rows_field``, also the rows it loaded.
+
+    The rows come from the step's stdout (Argo keeps a container's stdout as ``outputs.result``): the
+    ``load`` command prints one JSON object, e.g. ``{"rows_received": 120, "rows_inserted": 3, ...}``.
+    """
     metric_labels = [MetricLabel(key=k, value=v) for k, v in labels.items()]
+    rows = []
+    if rows_field:
+        rows.append(
+            Prometheus(
+                name=f"{prefix}_rows_total",
+                help="Rows loaded by the step",
+                labels=metric_labels,
+                when="{{status}} == Succeeded",
+                counter=Counter(value=f"{{{{=jsonpath(outputs.result, '$.{rows_field}')}}}}"),
+            )
+        )
     return Metrics(
-        prometheus=[
+        prometheus=rows
+        + [
             Prometheus(
                 name=f"{prefix}_duration_seconds",
                 help="Duration of the step in seconds",

@@ -22,7 +22,8 @@ import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = Path(os.environ.get("MULTILEVEL_ARGO_SCHEMA_DIR", ROOT.parent / "shared" / "argo-schema" / "v4.1.2"))
+SHARED_SCHEMA_DIR = ROOT.parent / "shared" / "argo-schema" / "v4.1.2"
+SCHEMA_DIR = Path(os.environ.get("MULTILEVEL_ARGO_SCHEMA_DIR", SHARED_SCHEMA_DIR))
 ARGO_KINDS = {"Workflow", "WorkflowTemplate", "CronWorkflow"}
 CRD_FILES = {
     "Workflow": "argoproj.io_workflows.yaml",
@@ -112,7 +113,7 @@ WORKFLOW_VARIABLES = {
     "workflow.priority",
 }
 EXIT_HANDLER_VARIABLES = {"workflow.status", "workflow.failures"}
-METRIC_VARIABLES = {"duration", "status", "exitCode", "retries"}
+METRIC_VARIABLES = {"duration", "status", "exitCode", "retries", "outputs.result"}
 
 
 def references(value) -> list[tuple[bool, str]]:
@@ -219,8 +220,8 @@ def wiring_errors(spec: dict, where: str) -> list[str]:
                 )
             scope = set(inputs)
             for ancestor in _ancestors(tasks, task["name"]) & set(tasks):
-                ancestor_template = templates.get(tasks[ancestor].get("template"), {})
-                scope |= {f"tasks.{ancestor}.outputs.parameters.{p}" for p in _template_outputs(ancestor_template)}
+                outputs = _template_outputs(templates.get(tasks[ancestor].get("template"), {}))
+                scope |= {f"tasks.{ancestor}.outputs.parameters.{p}" for p in outputs}
             if "withParam" in task or "withItems" in task:
                 scope.add("item")
             check({k: v for k, v in task.items()}, scope, context, in_exit)
@@ -245,7 +246,8 @@ def cron_errors(cron: dict, workflow_templates: dict[str, dict]) -> list[str]:
     ref = (spec.get("workflowTemplateRef") or {}).get("name")
     if ref not in workflow_templates:
         return [f"CronWorkflow {name}: workflowTemplateRef {ref!r} is not a generated WorkflowTemplate"]
-    declared = {p["name"]: p for p in workflow_templates[ref]["spec"].get("arguments", {}).get("parameters", [])}
+    template_spec = workflow_templates[ref]["spec"]
+    declared = {p["name"]: p for p in (template_spec.get("arguments") or {}).get("parameters") or []}
     passed = {p["name"] for p in (spec.get("arguments") or {}).get("parameters") or []}
     needed = {n for n, p in declared.items() if "value" not in p}
     if needed - passed or passed - set(declared):
