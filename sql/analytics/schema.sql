@@ -1,0 +1,2 @@
+-- Views that join the survey to its regional context.
+CREATE SCHEMA IF NOT EXISTS analytics;

@@ -1,0 +1,2 @@
+-- The ESS side of the warehouse.
+CREATE SCHEMA IF NOT EXISTS ess;

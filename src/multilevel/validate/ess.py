@@ -1,0 +1,112 @@
+"""pandera checks of ESS respondents before they are staged, and the region flag they rely on.
+
+Rules: ``(essround, cntry, idno)`` unique; every answer inside its documented range, or NULL with a reason a-d
+(never both, never neither); weights positive; ``region`` a code of the NUTS version the round uses at the level
+``regunit`` names, or a ``region_flag`` saying why not.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from multilevel import paths
+from multilevel.errors import ValidationFailed
+from multilevel.ess.config import MISSING_REASONS, WEIGHT_COLUMNS, YEAR_COLUMN, RoundConfig
+
+
+@lru_cache(maxsize=4)
+def nuts_levels(version: str, codes_csv: Path | None = None) -> dict[str, int]:
+    """{code: level} of one NUTS version, from data/reference/nuts_codes.csv."""
+    path = codes_csv or paths.DATA_DIR / "reference" / "nuts_codes.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["code"]: int(r["level"]) for r in csv.DictReader(f) if r["nuts_version"] == version}
+
+
+def nuts_code(region: str) -> str:
+    """ESS writes ISO country prefixes where NUTS does not: GB -> UK, GR -> EL."""
+    prefix = {"GB": "UK", "GR": "EL"}.get(region[:2])
+    return prefix + region[2:] if prefix else region
+
+
+def region_flags(df: pd.DataFrame, version: str) -> pd.Series:
+    """Why each region cannot be a NUTS code at the level regunit says (NULL when it is one)."""
+    levels = nuts_levels(version)
+
+    def flag(region, regunit) -> str | None:
+        if region is None or pd.isna(region):
+            return "region missing"
+        if pd.isna(regunit):
+            return "regunit missing"
+        if int(regunit) == 4:
+            return "regunit 4: region is not a NUTS unit"
+        level = levels.get(nuts_code(region))
+        if level is None:
+            return f"{region} is not a NUTS {version} code"
+        if level != int(regunit):
+            return f"{region} is NUTS level {level} but regunit says {int(regunit)}"
+        return None
+
+    return pd.Series(
+        [flag(r, u) for r, u in zip(df["region"], df["regunit"], strict=True)], index=df.index, dtype="string"
+    )
+
+
+def schema(config: RoundConfig) -> pa.DataFrameSchema:
+    """The pandera schema of ess.respondents for one round."""
+    reason = pa.Column("string", pa.Check.isin(list(MISSING_REASONS)), nullable=True)
+    columns = {
+        "essround": pa.Column("Int16", pa.Check.eq(config.essround), nullable=False),
+        "cntry": pa.Column("string", pa.Check.str_matches(r"^[A-Z]{2}$"), nullable=False),
+        "idno": pa.Column("Int64", nullable=False),
+        "region": pa.Column("string", nullable=True),
+        "regunit": pa.Column("Int16", pa.Check.isin([1, 2, 3, 4]), nullable=True),
+        "region_flag": pa.Column("string", nullable=True),
+        YEAR_COLUMN: pa.Column("Int16", pa.Check.in_range(2000, 2100), nullable=True),
+        f"{YEAR_COLUMN}_missing": reason,
+    }
+    for name, (low, high) in config.answers.items():
+        columns[name] = pa.Column("Int16", pa.Check.in_range(low, high), nullable=True)
+        columns[f"{name}_missing"] = reason
+    for name in WEIGHT_COLUMNS:
+        columns[name] = pa.Column("float64", pa.Check.gt(0), nullable=False)
+
+    def one_of_value_or_reason(df: pd.DataFrame) -> pd.Series:
+        ok = pd.Series(True, index=df.index)
+        for name in [*config.answers, YEAR_COLUMN]:
+            ok &= df[name].isna() != df[f"{name}_missing"].isna()
+        return ok
+
+    def region_valid_or_flagged(df: pd.DataFrame) -> pd.Series:
+        return region_flags(df, config.nuts_version).fillna("") == df["region_flag"].fillna("")
+
+    return pa.DataFrameSchema(
+        columns,
+        checks=[
+            pa.Check(one_of_value_or_reason, name="answer NULL exactly when it has a missing reason"),
+            pa.Check(region_valid_or_flagged, name="region is a NUTS code at level regunit, or flagged"),
+        ],
+        unique=["essround", "cntry", "idno"],
+        strict=False,
+    )
+
+
+def validate_respondents(df: pd.DataFrame, config: RoundConfig) -> pd.DataFrame:
+    """Fill region_flag, then check every rule; ValidationFailed names the rule and a few offending rows."""
+    df = df.copy()
+    df["region_flag"] = region_flags(df, config.nuts_version)
+    try:
+        return schema(config).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        cases = e.failure_cases
+        lines = [
+            f"{row.column or 'rows'}: {row.check} (index {row.index}, value {row.failure_case!r})"
+            for row in cases.head(10).itertuples()
+        ]
+        raise ValidationFailed(
+            f"ESS round {config.essround}: {len(cases)} validation failures, first ones:\n  " + "\n  ".join(lines)
+        ) from e
