@@ -163,8 +163,8 @@ class Warehouse(ABC):
 
     def lock(self, key: str) -> None:
         """Serialise concurrent loads of the same object (a dataset, an ESS round) inside a transaction."""
-        if self.dialect.lock_sql:
-            self.execute(self.dialect.lock_sql, (key,))
+        if self.dialect.lock_sql:  # a table lock (Redshift) has no key parameter; an advisory lock (PostgreSQL) has
+            self.execute(self.dialect.lock_sql, (key,) if "%s" in self.dialect.lock_sql else None)
 
     def __enter__(self) -> Warehouse:
         return self

@@ -1,0 +1,183 @@
+"""The load contract, run against every warehouse (and both kinds of stage) on real servers.
+
+first load · unchanged rerun · identical new run · revision · injected failure mid-load · two concurrent loaders ·
+a loader killed with SIGKILL mid-load. Each case must leave the history exactly as the contract says.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from loadkit import (
+    BASE_ROWS,
+    DATASET,
+    LABELS,
+    current_rows,
+    expected,
+    revised_rows,
+    snapshot,
+    sql_dir_without_redshift_table_attributes,
+    stage_run,
+)
+
+from multilevel import paths
+from multilevel.errors import StageError
+from multilevel.stage import Store, open_store
+from multilevel.warehouse import connect
+from multilevel.warehouse.history import load_run
+
+LOADER = Path(__file__).with_name("load_once.py")
+
+
+@dataclass
+class Target:
+    warehouse_url: str
+    store: Store
+
+    def connect(self):
+        return connect(self.warehouse_url)
+
+
+@pytest.fixture(params=["duckdb-folder", "duckdb-s3", "postgres-folder", "postgres-s3", "redshift-s3"])
+def target(request, tmp_path, monkeypatch) -> Target:
+    warehouse, stage = request.param.split("-")
+    stage_url = request.getfixturevalue("s3_stage") if stage == "s3" else str(tmp_path / "stage")
+    if warehouse == "duckdb":
+        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    elif warehouse == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = request.getfixturevalue("redshift_url")
+        sql_dir = sql_dir_without_redshift_table_attributes(tmp_path / "sql")
+        monkeypatch.setattr(paths, "SQL_DIR", sql_dir)
+        monkeypatch.setenv("MULTILEVEL_SQL_DIR", str(sql_dir))  # for loader subprocesses
+    return Target(url, open_store(stage_url))
+
+
+def _load(target: Target, manifest: dict):
+    with target.connect() as wh:
+        return load_run(wh, target.store, manifest, LABELS)
+
+
+def _state(target: Target) -> dict:
+    with target.connect() as wh:
+        return snapshot(wh)
+
+
+def test_first_load(target):
+    result = _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    assert (result.status, result.rows_received, result.rows_inserted, result.rows_closed) == ("loaded", 8, 8, 0)
+    with target.connect() as wh:
+        assert current_rows(wh) == expected(BASE_ROWS)
+        assert wh.query("SELECT status, rows_received FROM eurostat.load_log") == [("loaded", 8)]
+        assert sorted(wh.query("SELECT dimension, code, label FROM eurostat.labels WHERE dataset = %s",
+                               (DATASET,))) == sorted(LABELS)
+
+
+def test_rerun_of_the_same_run_changes_nothing(target):
+    manifest = stage_run(target.store, "run1", BASE_ROWS)
+    _load(target, manifest)
+    before = _state(target)
+    assert _load(target, manifest).status == "already_loaded"
+    assert _state(target) == before
+
+
+def test_new_run_with_identical_data_adds_no_history(target):
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    history_before = _state(target)["history"]
+    result = _load(target, stage_run(target.store, "run2", BASE_ROWS))
+    assert (result.status, result.rows_inserted, result.rows_closed, result.rows_unchanged) == ("loaded", 0, 0, 8)
+    assert _state(target)["history"] == history_before
+
+
+def test_revision_closes_old_versions_and_inserts_new_ones(target):
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    result = _load(target, stage_run(target.store, "run2", revised_rows(), update_data="2025-02-01T11:00:00+0100"))
+    # closed: changed value, dropped flag, vanished row; inserted: their two new versions and the new row
+    assert (result.rows_closed, result.rows_inserted, result.rows_unchanged) == (3, 3, 5)
+    with target.connect() as wh:
+        assert current_rows(wh) == expected(revised_rows())
+        history = wh.query(f'SELECT age, geo, time_period, value, valid_to IS NULL, run_id '
+                           f'FROM eurostat."{DATASET}_history" WHERE age = %s AND geo = %s AND time_period = %s '
+                           'ORDER BY valid_from', ("Y_LT5", "AT1", "2021"))
+        assert [(float(v), cur, run) for _, _, _, v, cur, run in history] == [(101.0, False, "run1"),
+                                                                              (111.0, True, "run2")]
+        assert wh.query(f'SELECT count(*) FROM eurostat."{DATASET}_history"')[0][0] == len(BASE_ROWS) + 3
+    # and loading the revision again is a no-op
+    assert _load(target, stage_run(target.store, "run3", revised_rows())).rows_inserted == 0
+
+
+def test_failure_mid_load_leaves_the_warehouse_as_before(target, monkeypatch):
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    before = _state(target)
+    manifest = stage_run(target.store, "run2", revised_rows())
+    with target.connect() as wh:
+        run_sql_file = wh.run_sql_file
+
+        def failing(relpath, *args, **kwargs):
+            changed = run_sql_file(relpath, *args, **kwargs)
+            if relpath.endswith("close_changed.sql"):  # rows are already closed inside the transaction
+                raise RuntimeError("injected failure between closing and inserting")
+            return changed
+
+        monkeypatch.setattr(wh, "run_sql_file", failing)
+        with pytest.raises(RuntimeError, match="injected"):
+            load_run(wh, target.store, manifest, LABELS)
+    assert _state(target) == before
+    assert _load(target, manifest).rows_inserted == 3  # the same run completes afterwards
+
+
+def test_manifest_promising_other_row_counts_is_rejected_and_rolled_back(target):
+    manifest = stage_run(target.store, "run1", BASE_ROWS)
+    manifest["files"][0]["rows"] += 1
+    with pytest.raises(StageError, match="promises 9 rows"):
+        _load(target, manifest)
+    state = _state(target)
+    assert not state.get("history") and not state.get("load_log")
+
+
+def _loader(target: Target, manifest_key: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(LOADER), target.warehouse_url, target.store.url, manifest_key, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )
+
+
+def test_two_concurrent_loads_of_the_same_run(target):
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    stage_run(target.store, "run2", revised_rows())
+    key = f"eurostat/{DATASET}/run2/manifest.json"
+    loaders = [_loader(target, key), _loader(target, key)]
+    outcomes = []
+    for p in loaders:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outcomes.append(out.strip().splitlines()[-1])
+    assert sorted(outcomes) == ["already_loaded", "loaded"]
+    with target.connect() as wh:
+        assert current_rows(wh) == expected(revised_rows())
+        assert wh.query(f'SELECT count(*) FROM eurostat."{DATASET}_history"')[0][0] == len(BASE_ROWS) + 3
+
+
+def test_loader_killed_mid_load_leaves_the_warehouse_as_before(target):
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    before = _state(target)
+    stage_run(target.store, "run2", revised_rows())
+    key = f"eurostat/{DATASET}/run2/manifest.json"
+    loader = _loader(target, key, "--pause-after", "close_changed.sql")
+    try:
+        line = loader.stdout.readline()
+        assert line.strip() == "PAUSED", loader.stderr.read()
+    finally:
+        loader.send_signal(signal.SIGKILL)
+        loader.communicate(timeout=30)
+    assert loader.returncode == -signal.SIGKILL
+    assert _state(target) == before
+    result = _load(target, stage_run(target.store, "run2", revised_rows()))  # staged files are immutable: same run
+    assert (result.status, result.rows_closed, result.rows_inserted) == ("loaded", 3, 3)
