@@ -69,7 +69,7 @@ def build() -> WorkflowTemplate:
             "validate",
             "validate",
             ["validate", "--plan", PLAN_URL, "--slice", slice_, "--raw", raw_url, "--out", parquet_url],
-            warehouse=True,
+            warehouse=False,
             deadline=1800,
             resources=resources("250m", "512Mi", "2", "2Gi"),
             inputs=slice_inputs,
