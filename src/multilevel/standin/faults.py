@@ -1,0 +1,82 @@
+"""Faults the stand-in injects into its next answers, so tests can drive a client through every failure mode.
+
+Each fault is queued with a count and an optional path substring; the next ``count`` requests whose path+query
+contains the substring get it, first queued first served. Kinds, and what the client sees:
+
+==============  ==============================================================================================
+``500/502/503`` that HTTP status with a server error body
+``429``         HTTP 429 with ``Retry-After: <retry_after>`` (seconds, default 1)
+``slow``        the normal answer after sleeping ``seconds`` (default 2)
+``truncate``    the normal status and full ``Content-Length``, but only the first half of the body, then the
+                connection closes
+``sorry``       HTTP 302 to the "sorry" page (``/sorry/index.html``), which answers HTML with HTTP 200
+``gzip``        the normal answer gzip-compressed WITHOUT a ``Content-Encoding`` header
+``413``         HTTP 413 with the EXTRACTION_TOO_BIG error body
+``413warning``  HTTP 200 with ``{"warning":{"status":413,"label":"ASYNCHRONOUS_RESPONSE..."}}``
+==============  ==============================================================================================
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+KINDS = ("500", "502", "503", "429", "slow", "truncate", "sorry", "gzip", "413", "413warning")
+OPTIONS = {"429": {"retry_after"}, "slow": {"seconds"}}
+
+
+@dataclass
+class Fault:
+    """One queued fault: ``kind``, how many more requests get it, the path filter and kind options."""
+
+    kind: str
+    count: int = 1
+    path: str | None = None
+    opts: dict[str, float] = field(default_factory=dict)
+
+
+class FaultQueue:
+    """Thread-safe queue of faults; ``take(path)`` hands the first matching fault to one request."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, count: int = 1, path: str | None = None, **opts: float) -> Fault:
+        """Queue ``count`` occurrences of ``kind``; ValueError names the bad kind or option."""
+        kind = str(kind)
+        if kind not in KINDS:
+            raise ValueError(f"fault kind {kind!r} is unknown: use one of {', '.join(KINDS)}")
+        if count < 1:
+            raise ValueError(f"fault {kind!r}: count must be at least 1, got {count}")
+        unknown = set(opts) - OPTIONS.get(kind, set())
+        if unknown:
+            allowed = ", ".join(sorted(OPTIONS.get(kind, set()))) or "none"
+            raise ValueError(
+                f"fault {kind!r} takes no option {', '.join(sorted(unknown))} (options: {allowed})"
+            )
+        fault = Fault(kind, count, path or None, {k: float(v) for k, v in opts.items()})
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, path: str) -> Fault | None:
+        """The fault for a request to ``path`` (path+query), using up one occurrence; None if none."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.path is None or fault.path in path:
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._faults.remove(fault)
+                    return Fault(fault.kind, 1, fault.path, dict(fault.opts))
+        return None
+
+    def pending(self) -> list[dict]:
+        """The queued faults, for the state endpoint."""
+        with self._lock:
+            return [{"kind": f.kind, "count": f.count, "path": f.path, **f.opts} for f in self._faults]
+
+    def clear(self) -> None:
+        """Drop every queued fault."""
+        with self._lock:
+            self._faults.clear()
