@@ -422,3 +422,14 @@ def test_geo_code_list_is_up_to_date():
     assert make_geo_codes.build_lines(nuts_csv) == make_geo_codes.OUTPUT.read_text(
         encoding="utf-8"
     ).splitlines(keepends=True)
+
+
+def test_fixture_dataset_can_be_revised_too(api):
+    before = data(api, "hlth_ehis_hc8").json()
+    revision = api.revise("hlth_ehis_hc8", n=2)
+    after = data(api, "hlth_ehis_hc8").json()
+    assert annotation(after, "UPDATE_DATA") == revision["update_data"] > annotation(before, "UPDATE_DATA")
+    # one observation went, one came: the count is unchanged, the cells are not
+    assert annotation(after, "OBS_COUNT") == annotation(before, "OBS_COUNT")
+    assert cell(after, revision["added"])[0] is not None and cell(before, revision["added"]) == (None, None)
+    assert cell(after, revision["vanished"]) == (None, None)

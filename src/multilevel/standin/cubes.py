@@ -72,7 +72,8 @@ class BaseCube:
     flags: list[str]  # status code -> flag text; flags[0] == ""
     annotations: list[dict]  # the dataflow annotation list; dynamic types are rewritten on output
     dsd_version: str
-    reserve: list[int] = field(default_factory=list)  # flat positions blanked for revisions to "add" later
+    # (flat position, value) of observations blanked at generation, for revisions to publish as new ones
+    reserve: list[tuple[int, float]] = field(default_factory=list)
 
 
 def _parse_ts(text: str) -> datetime:
@@ -219,12 +220,12 @@ class Cube:
             flat_values[vanished] = np.nan
             flat_status[vanished] = 0
             if self._reserve:
-                added = self._reserve.pop(0)
-            else:
+                added, value = self._reserve.pop(0)
+            else:  # e.g. a fixture file: fill any empty cell with a value taken from another cell
                 absent = np.flatnonzero(np.isnan(flat_values) & (flat_status == 0))
                 added = int(absent[rng.integers(absent.size)])
-            mean = float(np.nanmean(flat_values[with_value[:1000]]))
-            flat_values[added] = round(mean, 1) if mean >= 0 else 0.0
+                value = float(flat_values[with_value[rng.integers(with_value.size)]])
+            flat_values[added] = value
             flat_status[added] = self._flag_code("p")
             self.version += 1
             self.update_data = next_publication(max(self.update_data, self.update_structure))
@@ -322,14 +323,17 @@ def _apply_flags(
     status[confidential] = flags.index("|C")
 
 
-def _reserve(rng: np.random.Generator, values: np.ndarray, status: np.ndarray, count: int = 32) -> list[int]:
+def _reserve(
+    rng: np.random.Generator, values: np.ndarray, status: np.ndarray, count: int = 32
+) -> list[tuple[int, float]]:
     """Blank ``count`` observations so that revisions can add them back as new observations."""
     flat_v, flat_s = values.reshape(-1), status.reshape(-1)
     candidates = np.flatnonzero(~np.isnan(flat_v))
     picked = rng.choice(candidates, size=min(count, candidates.size), replace=False)
+    kept = [(int(p), float(flat_v[p])) for p in picked]
     flat_v[picked] = np.nan
     flat_s[picked] = 0
-    return [int(p) for p in picked]
+    return kept
 
 
 BASE_FLAGS = ["", "p", "e", "b", "ep", ":", "|C"]
