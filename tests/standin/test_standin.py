@@ -433,3 +433,17 @@ def test_fixture_dataset_can_be_revised_too(api):
     assert annotation(after, "OBS_COUNT") == annotation(before, "OBS_COUNT")
     assert cell(after, revision["added"])[0] is not None and cell(before, revision["added"]) == (None, None)
     assert cell(after, revision["vanished"]) == (None, None)
+
+
+def test_head_is_a_ping_that_takes_no_fault_and_is_not_logged(api):
+    api.inject("503")
+    assert requests.head(api.url, timeout=10).status_code == 404  # the base URL itself is no endpoint
+    ping = requests.head(f"{api.url}/sdmx/2.1/dataflow/ESTAT/{GRP}?format=json", timeout=10)
+    assert ping.status_code == 200 and ping.content == b"" and int(ping.headers["Content-Length"]) > 0
+    assert api.request_log == [] and data(api, GRP, "&age=TOTAL").status_code == 503
+
+
+def test_keep_alive_connection_serves_head_then_get(api):
+    with requests.Session() as session:
+        assert session.head(f"{api.url}/sdmx/2.1/dataflow/ESTAT/{GRP}?format=json", timeout=10).content == b""
+        assert session.get(f"{api.url}/sdmx/2.1/dataflow/ESTAT/{GRP}?format=json", timeout=10).json()["label"]

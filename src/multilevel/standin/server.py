@@ -8,6 +8,8 @@ off it with the real URL shapes (the real prefix ``/eurostat/api/dissemination``
     GET /statistics/1.0/data/{code}?format=JSON&lang=EN&{dim}={code}...   JSON-stat 2.0
     GET /sorry/index.html                                     the "sorry" page a ``sorry`` fault redirects to
 
+HEAD answers the GET headers without a body, takes no fault and is not logged (clients ping with it).
+
 Control, for tests and demos (also as methods of ``StandIn``; admin requests are not in ``request_log``)::
 
     POST /_standin/revise?dataset=D&n=5           publish a revision (values, one flag, one gone, one new)
@@ -254,10 +256,12 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         fault = getattr(self, "_fault", None)
         if fault is not None and fault.kind == "gzip":
-            body = gzip.compress(
-                body, mtime=0
-            )  # deliberately no Content-Encoding header, as Eurostat sometimes
-        if not self._admin:  # logged before the body goes out, so a client that got it also sees it logged
+            # deliberately no Content-Encoding header: Eurostat sometimes sends large bodies like that
+            body = gzip.compress(body, mtime=0)
+        head = self._head
+        if (
+            not self._admin and not head
+        ):  # logged before the body goes out: a client that got it sees it logged
             self.standin.request_log.append((self.command, self.path, status))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -265,7 +269,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        if fault is not None and fault.kind == "truncate":
+        if head:
+            pass
+        elif fault is not None and fault.kind == "truncate":
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
@@ -281,7 +287,9 @@ class _Handler(BaseHTTPRequestHandler):
         route = parts.path
         if route.startswith(REAL_PREFIX):
             route = route[len(REAL_PREFIX) :] or "/"
+        # one handler serves every request of a keep-alive connection: reset the per-request flags here
         self._admin = route.startswith("/_standin/")
+        self._head = self.command == "HEAD"
         return route.rstrip("/") or "/", parse_qsl(parts.query, keep_blank_values=True)
 
     # ------------------------------------------------------------------ verbs
@@ -305,6 +313,20 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug in the stand-in must still answer, or the client would hang
             logger.exception("standin failed on %s", self.path)
             self._send(500, render.error_body(500, 500, "Internal server error"))
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        """Headers of the GET answer without the body; no faults and not logged (clients use it as a ping)."""
+        route, params = self._route()
+        self._fault = None
+        try:
+            if route == SORRY_PATH:
+                self._send(200, SORRY_HTML, "text/html; charset=UTF-8")
+            elif self._admin:
+                self._send(200, b"")
+            else:
+                self._api_get(route, params)
+        except render.RequestError as error:
+            self._error(error)
 
     def do_POST(self) -> None:  # noqa: N802
         route, params = self._route()
