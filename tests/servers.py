@@ -232,4 +232,5 @@ def pgbouncer(postgres_server: str) -> Iterator[str]:
 def redshift_url(postgres_server: str, pgbouncer: str) -> str:
     """A ``redshift://`` URL (fresh database, through pgbouncer, no TLS, client-side COPY) for RedshiftWarehouse."""
     name = _create_database(postgres_server)
-    return f"redshift://postgres@{pgbouncer}/{name}?ssl=false&copy_mode=client"
+    # pgbouncer trusts every client; the password is there because RedshiftWarehouse requires one
+    return f"redshift://postgres:test@{pgbouncer}/{name}?ssl=false&copy_mode=client"

@@ -58,6 +58,8 @@ def _fragments(dataset: str, dimensions: list[str]) -> dict[str, str]:
         "staged_dimension_list": ", ".join(f"s.{quote(d)}" for d in dims),
         "key_columns": ", ".join(quote(k) for k in keys),
         "key_match": " AND ".join(f"h.{quote(k)} = s.{quote(k)}" for k in keys),
+        # Redshift DDL: rows are distributed by region (geo), so history joins to respondents by region stay local.
+        "distribution_key": quote("geo") if "geo" in dims else quote(keys[0]),
     }
 
 
