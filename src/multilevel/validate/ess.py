@@ -97,7 +97,7 @@ def schema(config: RoundConfig) -> pa.DataFrameSchema:
 
 def validate_respondents(df: pd.DataFrame, config: RoundConfig) -> pd.DataFrame:
     """Fill region_flag, then check every rule; ValidationFailed names the rule and a few offending rows."""
-    df = df.copy()
+    df = df.reset_index(drop=True)  # failure reports name row positions
     df["region_flag"] = region_flags(df, config.nuts_version)
     try:
         return schema(config).validate(df, lazy=True)

@@ -1,0 +1,30 @@
+"""``multilevel report``: the regional-context PNG and HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("report")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
+              show_default=True, help="Folder for regional_context.png and index.html.")
+@click.option("--answer", default="trstprl", show_default=True, help="ESS answer variable to average.")
+@click.option("--indicator", default="median_age", show_default=True,
+              type=click.Choice(["median_age", "old_age_dependency", "share_aged_65_plus", "population"]))
+def report(out: Path, answer: str, indicator: str) -> None:
+    """Write a PNG and HTML page: per region, the anweight-weighted mean answer against a context indicator.
+
+    Example:
+
+        multilevel report --out report/
+    """
+    from multilevel.report.report import write_report
+    from multilevel.settings import load_settings
+    from multilevel.warehouse import connect
+
+    settings = load_settings()
+    with connect(settings.warehouse_url, settings) as wh:
+        files = write_report(wh, out, answer, indicator)
+    click.echo(str(files.html))

@@ -1,0 +1,66 @@
+"""The NUTS reference CSVs: regenerated from shared/nuts, facts of the crosswalk, loading into the warehouse."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+
+import pytest
+
+from multilevel import paths
+from multilevel.reference import load_reference
+from multilevel.warehouse import connect
+
+REFERENCE = paths.DATA_DIR / "reference"
+SHARED = paths.ROOT.parent / "shared" / "nuts"
+
+
+def build_module():
+    spec = importlib.util.spec_from_file_location("build_nuts_reference", paths.DATA_DIR / "build_nuts_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/nuts beside the checkout")
+def test_regenerated_csvs_equal_the_shipped_ones(tmp_path):
+    build_module().build(SHARED, tmp_path)
+    for name in ("nuts_codes.csv", "nuts_changes.csv", "nuts_version_years.csv", "ess_region_crosswalk.csv"):
+        assert (tmp_path / name).read_bytes() == (REFERENCE / name).read_bytes(), name
+
+
+def crosswalk(code: str, version: str) -> set[tuple[str, str]]:
+    with open(REFERENCE / "ess_region_crosswalk.csv", newline="", encoding="utf-8") as f:
+        return {
+            (r["target_code"], r["relation"])
+            for r in csv.DictReader(f)
+            if r["source_code"] == code and r["target_version"] == version
+        }
+
+
+@pytest.mark.parametrize(
+    "code,version,expected",
+    [
+        ("AT13", "2021", {("AT13", "same")}),
+        ("IE042", "2013", {("IE013", "recoded")}),
+        ("IE041", "2013", {("IE011", "boundary_change")}),
+        ("FRC", "2013", {("FR26", "split"), ("FR43", "split")}),
+        ("LT02", "2013", {("LT00", "merged")}),
+        ("NO02", "2021", {("NO02", "renamed")}),
+        ("NO05", "2021", {("NO0A", "boundary_change")}),
+        ("NO01", "2013", {("", "not_in_version")}),
+        ("UKC", "2024", {("", "not_in_version")}),
+    ],
+)
+def test_crosswalk_relations(code, version, expected):
+    assert crosswalk(code, version) == expected
+
+
+def test_load_reference_replaces_rows(tmp_path):
+    with connect(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh:
+        first = load_reference(wh)
+        second = load_reference(wh)
+        assert first == second
+        assert wh.query("SELECT COUNT(*) FROM reference.ess_region_crosswalk")[0][0] == first["ess_region_crosswalk"]
+        assert wh.query("SELECT nuts_version FROM reference.nuts_version_years WHERE 2019 BETWEEN first_year AND "
+                        "last_year")[0][0] == "2016"

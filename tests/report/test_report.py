@@ -1,0 +1,35 @@
+"""The report: weighted regional means equal the same numbers computed directly with pandas."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analytics"))
+import standin_eurostat  # noqa: E402
+
+from multilevel import paths  # noqa: E402
+from multilevel.ess.config import load_round  # noqa: E402
+from multilevel.ess.load import load_ess  # noqa: E402
+from multilevel.ess.reader import read_respondents  # noqa: E402
+from multilevel.report.report import regional_means, write_report  # noqa: E402
+from multilevel.warehouse import connect  # noqa: E402
+
+
+def test_weighted_means_and_files(settings, tmp_path):
+    with connect(settings.warehouse_url) as wh:
+        standin_eurostat.create(wh)
+    load_ess(str(paths.DATA_DIR / "ess9_synthetic.dta"), settings)
+    with connect(settings.warehouse_url) as wh:
+        means = regional_means(wh).set_index(["cntry", "region"])
+        files = write_report(wh, tmp_path / "report")
+    direct = read_respondents(paths.DATA_DIR / "ess9_synthetic.dta", load_round(9))
+    answered = direct[direct["trstprl"].notna()]
+    for (cntry, region), group in answered.groupby(["cntry", "region"]):
+        expected = (group["trstprl"].astype(float) * group["anweight"]).sum() / group["anweight"].sum()
+        assert means.loc[(cntry, region), "weighted_mean"] == pytest.approx(expected, rel=1e-12)
+    assert files.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = files.html.read_text()
+    assert "Join coverage" in page and "parent_region" in page
