@@ -54,7 +54,9 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path | 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             detail = log.read_text() if log and log.exists() else ""
-            raise RuntimeError(f"{what} exited with code {process.returncode} before listening on {port}\n{detail}")
+            raise RuntimeError(
+                f"{what} exited with code {process.returncode} before listening on {port}\n{detail}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -152,21 +154,37 @@ def postgres_server() -> Iterator[str]:
     port = free_port()
     user = _as_server_user()
     subprocess.run(
-        [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"],
-        check=True, capture_output=True, **user,
+        [
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        **user,
     )
     # Test server: durability off (fsync) because the data directory is thrown away; sockets only in our directory.
-    options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off -c max_connections=60")
+    options = (
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=60"
+    )
     subprocess.run(
         [_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "30", "start"],
-        check=True, capture_output=True, **user,
+        check=True,
+        capture_output=True,
+        **user,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, **user)
+        subprocess.run(
+            [_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, **user
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -218,8 +236,12 @@ def pgbouncer(postgres_server: str) -> Iterator[str]:
         entry = pwd.getpwnam(SERVER_USER)
         for f in root.iterdir():
             os.chown(f, entry.pw_uid, entry.pw_gid)
-    process = subprocess.Popen([binary, str(root / "pgbouncer.ini")], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, **_as_server_user())
+    process = subprocess.Popen(
+        [binary, str(root / "pgbouncer.ini")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **_as_server_user(),
+    )
     try:
         _wait_for_port(port, process, "pgbouncer", root / "pgbouncer.log")
         yield f"127.0.0.1:{port}"

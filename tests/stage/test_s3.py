@@ -15,7 +15,7 @@ from multilevel.stage.s3 import MB, S3Store
 
 
 def _bucket_and_prefix(url: str) -> tuple[str, str]:
-    bucket, _, prefix = url[len("s3://"):].partition("/")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
     return bucket, prefix
 
 
@@ -39,7 +39,9 @@ def test_write_read_checksum_and_list(s3_stage):
     assert store.list("eurostat/demo/run1") == ["eurostat/demo/run1/part-0.parquet"]
     assert store.list("eurostat/demo/run1/part-0.parquet") == ["eurostat/demo/run1/part-0.parquet"]
     assert store.list() == ["eurostat/demo/run1/part-0.parquet", "eurostat/demo/run10/part-0.parquet"]
-    assert store.url_for("eurostat/demo/run1/part-0.parquet") == f"{s3_stage}/eurostat/demo/run1/part-0.parquet"
+    assert (
+        store.url_for("eurostat/demo/run1/part-0.parquet") == f"{s3_stage}/eurostat/demo/run1/part-0.parquet"
+    )
     # the object really lives below the prefix in the bucket
     bucket, prefix = _bucket_and_prefix(s3_stage)
     head = boto3.client("s3").head_object(Bucket=bucket, Key=f"{prefix}/eurostat/demo/run1/part-0.parquet")
@@ -49,7 +51,9 @@ def test_write_read_checksum_and_list(s3_stage):
 def test_staged_files_are_immutable(s3_stage):
     store = open_store(s3_stage)
     digest = store.put_immutable("eurostat/demo/r/manifest.json", b'{"a": 1}')
-    assert store.put_immutable("eurostat/demo/r/manifest.json", b'{"a": 1}') == digest  # a retried step: no-op
+    assert (
+        store.put_immutable("eurostat/demo/r/manifest.json", b'{"a": 1}') == digest
+    )  # a retried step: no-op
     with pytest.raises(StageError, match="immutable"):
         store.put_immutable("eurostat/demo/r/manifest.json", b'{"a": 2}')
     assert store.read_bytes("eurostat/demo/r/manifest.json") == b'{"a": 1}'
@@ -76,8 +80,12 @@ def test_corrupt_object_is_detected_on_read_and_download(s3_stage, tmp_path):
     store.write_bytes("eurostat/demo/r/part.parquet", b"good bytes")
     bucket, prefix = _bucket_and_prefix(s3_stage)
     # someone replaces the body but keeps the old digest
-    boto3.client("s3").put_object(Bucket=bucket, Key=f"{prefix}/eurostat/demo/r/part.parquet", Body=b"evil bytes",
-                                  Metadata={"sha256": hashlib.sha256(b"good bytes").hexdigest()})
+    boto3.client("s3").put_object(
+        Bucket=bucket,
+        Key=f"{prefix}/eurostat/demo/r/part.parquet",
+        Body=b"evil bytes",
+        Metadata={"sha256": hashlib.sha256(b"good bytes").hexdigest()},
+    )
     with pytest.raises(StageError, match="corrupt"):
         store.read_bytes("eurostat/demo/r/part.parquet")
     with pytest.raises(StageError, match="corrupt"):

@@ -19,7 +19,11 @@ from multilevel.stage import Store
 
 DATASET = "demo_r_test"
 DIMENSIONS = ["age", "geo"]
-LABELS = [("age", "Y_LT5", "Less than 5 years"), ("age", "Y5-9", "From 5 to 9 years"), ("geo", "AT1", "Ostösterreich")]
+LABELS = [
+    ("age", "Y_LT5", "Less than 5 years"),
+    ("age", "Y5-9", "From 5 to 9 years"),
+    ("geo", "AT1", "Ostösterreich"),
+]
 
 # (age, geo, time_period, value, flag): one slice per age, like the real split
 BASE_ROWS = [
@@ -44,19 +48,23 @@ def revised_rows() -> list[tuple]:
 
 def parquet_bytes(rows: list[tuple]) -> bytes:
     columns = list(zip(*rows, strict=True)) if rows else [[]] * 5
-    table = pa.table({
-        "age": pa.array(columns[0], pa.string()),
-        "geo": pa.array(columns[1], pa.string()),
-        "time_period": pa.array(columns[2], pa.string()),
-        "value": pa.array(columns[3], pa.float64()),
-        "flag": pa.array(columns[4], pa.string()),
-    })
+    table = pa.table(
+        {
+            "age": pa.array(columns[0], pa.string()),
+            "geo": pa.array(columns[1], pa.string()),
+            "time_period": pa.array(columns[2], pa.string()),
+            "value": pa.array(columns[3], pa.float64()),
+            "flag": pa.array(columns[4], pa.string()),
+        }
+    )
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
 
 
-def stage_run(store: Store, run_id: str, rows: list[tuple], update_data: str = "2025-01-01T11:00:00+0100") -> dict:
+def stage_run(
+    store: Store, run_id: str, rows: list[tuple], update_data: str = "2025-01-01T11:00:00+0100"
+) -> dict:
     """Stage one run (one Parquet file per age slice) and return its manifest."""
     files = []
     for age in sorted({r[0] for r in rows}):
@@ -64,9 +72,17 @@ def stage_run(store: Store, run_id: str, rows: list[tuple], update_data: str = "
         key = f"eurostat/{DATASET}/{run_id}/slices/{age}.parquet"
         digest = store.put_immutable(key, parquet_bytes(part))
         files.append({"key": key, "rows": len(part), "sha256": digest, "slice": age})
-    manifest = {"dataset": DATASET, "run_id": run_id, "update_data": update_data,
-                "update_structure": "2024-06-01T11:00:00+0200", "dimensions": DIMENSIONS, "files": files}
-    store.put_immutable(f"eurostat/{DATASET}/{run_id}/manifest.json", json.dumps(manifest, sort_keys=True).encode())
+    manifest = {
+        "dataset": DATASET,
+        "run_id": run_id,
+        "update_data": update_data,
+        "update_structure": "2024-06-01T11:00:00+0200",
+        "dimensions": DIMENSIONS,
+        "files": files,
+    }
+    store.put_immutable(
+        f"eurostat/{DATASET}/{run_id}/manifest.json", json.dumps(manifest, sort_keys=True).encode()
+    )
     return manifest
 
 
@@ -81,8 +97,10 @@ def snapshot(wh) -> dict:
     if wh.relation_exists("eurostat", "load_log"):
         state["load_log"] = sorted(
             tuple(str(v) for v in row)
-            for row in wh.query("SELECT dataset, run_id, status, rows_received, rows_inserted, rows_closed "
-                                "FROM eurostat.load_log")
+            for row in wh.query(
+                "SELECT dataset, run_id, status, rows_received, rows_inserted, rows_closed "
+                "FROM eurostat.load_log"
+            )
         )
         state["labels"] = sorted(wh.query("SELECT dataset, dimension, code, label FROM eurostat.labels"))
     return state

@@ -72,12 +72,18 @@ def _state(target: Target) -> dict:
 
 def test_first_load(target):
     result = _load(target, stage_run(target.store, "run1", BASE_ROWS))
-    assert (result.status, result.rows_received, result.rows_inserted, result.rows_closed) == ("loaded", 8, 8, 0)
+    assert (result.status, result.rows_received, result.rows_inserted, result.rows_closed) == (
+        "loaded",
+        8,
+        8,
+        0,
+    )
     with target.connect() as wh:
         assert current_rows(wh) == expected(BASE_ROWS)
         assert wh.query("SELECT status, rows_received FROM eurostat.load_log") == [("loaded", 8)]
-        assert sorted(wh.query("SELECT dimension, code, label FROM eurostat.labels WHERE dataset = %s",
-                               (DATASET,))) == sorted(LABELS)
+        assert sorted(
+            wh.query("SELECT dimension, code, label FROM eurostat.labels WHERE dataset = %s", (DATASET,))
+        ) == sorted(LABELS)
 
 
 def test_rerun_of_the_same_run_changes_nothing(target):
@@ -92,22 +98,34 @@ def test_new_run_with_identical_data_adds_no_history(target):
     _load(target, stage_run(target.store, "run1", BASE_ROWS))
     history_before = _state(target)["history"]
     result = _load(target, stage_run(target.store, "run2", BASE_ROWS))
-    assert (result.status, result.rows_inserted, result.rows_closed, result.rows_unchanged) == ("loaded", 0, 0, 8)
+    assert (result.status, result.rows_inserted, result.rows_closed, result.rows_unchanged) == (
+        "loaded",
+        0,
+        0,
+        8,
+    )
     assert _state(target)["history"] == history_before
 
 
 def test_revision_closes_old_versions_and_inserts_new_ones(target):
     _load(target, stage_run(target.store, "run1", BASE_ROWS))
-    result = _load(target, stage_run(target.store, "run2", revised_rows(), update_data="2025-02-01T11:00:00+0100"))
+    result = _load(
+        target, stage_run(target.store, "run2", revised_rows(), update_data="2025-02-01T11:00:00+0100")
+    )
     # closed: changed value, dropped flag, vanished row; inserted: their two new versions and the new row
     assert (result.rows_closed, result.rows_inserted, result.rows_unchanged) == (3, 3, 5)
     with target.connect() as wh:
         assert current_rows(wh) == expected(revised_rows())
-        history = wh.query(f'SELECT age, geo, time_period, value, valid_to IS NULL, run_id '
-                           f'FROM eurostat."{DATASET}_history" WHERE age = %s AND geo = %s AND time_period = %s '
-                           'ORDER BY valid_from', ("Y_LT5", "AT1", "2021"))
-        assert [(float(v), cur, run) for _, _, _, v, cur, run in history] == [(101.0, False, "run1"),
-                                                                              (111.0, True, "run2")]
+        history = wh.query(
+            f"SELECT age, geo, time_period, value, valid_to IS NULL, run_id "
+            f'FROM eurostat."{DATASET}_history" WHERE age = %s AND geo = %s AND time_period = %s '
+            "ORDER BY valid_from",
+            ("Y_LT5", "AT1", "2021"),
+        )
+        assert [(float(v), cur, run) for _, _, _, v, cur, run in history] == [
+            (101.0, False, "run1"),
+            (111.0, True, "run2"),
+        ]
         assert wh.query(f'SELECT count(*) FROM eurostat."{DATASET}_history"')[0][0] == len(BASE_ROWS) + 3
     # and loading the revision again is a no-op
     assert _load(target, stage_run(target.store, "run3", revised_rows())).rows_inserted == 0
@@ -145,7 +163,10 @@ def test_manifest_promising_other_row_counts_is_rejected_and_rolled_back(target)
 def _loader(target: Target, manifest_key: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(LOADER), target.warehouse_url, target.store.url, manifest_key, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
     )
 
 
@@ -179,5 +200,7 @@ def test_loader_killed_mid_load_leaves_the_warehouse_as_before(target):
         loader.communicate(timeout=30)
     assert loader.returncode == -signal.SIGKILL
     assert _state(target) == before
-    result = _load(target, stage_run(target.store, "run2", revised_rows()))  # staged files are immutable: same run
+    result = _load(
+        target, stage_run(target.store, "run2", revised_rows())
+    )  # staged files are immutable: same run
     assert (result.status, result.rows_closed, result.rows_inserted) == ("loaded", 3, 3)

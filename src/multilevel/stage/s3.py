@@ -39,8 +39,17 @@ META_SHA256 = "sha256"
 
 # Error codes that mean "try again later" rather than "this will never work".
 _TRANSIENT_CODES = {
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-    "InternalError", "ServiceUnavailable", "503", "500", "502", "504",
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "InternalError",
+    "ServiceUnavailable",
+    "503",
+    "500",
+    "502",
+    "504",
 }
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
@@ -52,8 +61,14 @@ def _error_code(error: botocore.exceptions.ClientError) -> str:
 class S3Store(Store):
     """Objects below ``s3://bucket/prefix``."""
 
-    def __init__(self, url: str, *, multipart_threshold: int = MULTIPART_THRESHOLD,
-                 multipart_chunk: int = MULTIPART_CHUNK, max_attempts: int = 5):
+    def __init__(
+        self,
+        url: str,
+        *,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        multipart_chunk: int = MULTIPART_CHUNK,
+        max_attempts: int = 5,
+    ):
         parsed = urlparse(url)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise ConfigError(f"S3 stage URL {url!r} must look like s3://bucket/prefix")
@@ -61,9 +76,12 @@ class S3Store(Store):
         self.prefix = parsed.path.strip("/")
         self.url = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         # 'standard' retry mode retries throttling, 5xx and connection errors with backoff before we see them.
-        self.client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": max_attempts}))
-        self.transfer = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunk,
-                                       max_concurrency=4)
+        self.client = boto3.client(
+            "s3", config=Config(retries={"mode": "standard", "max_attempts": max_attempts})
+        )
+        self.transfer = TransferConfig(
+            multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunk, max_concurrency=4
+        )
 
     # --- helpers -----------------------------------------------------------------------------------------------
     def _key(self, key: str) -> str:
@@ -76,22 +94,31 @@ class S3Store(Store):
         """Turn a boto3 error into ours: transient (exit 75, retried later) or terminal, naming the object."""
         where = self.url_for(key) if key else self.url
         if isinstance(error, botocore.exceptions.NoCredentialsError):
-            return ConfigError(f"no AWS credentials to {action} {where}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
-                               "AWS_PROFILE, or give the pod an IAM role (IRSA)")
+            return ConfigError(
+                f"no AWS credentials to {action} {where}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                "AWS_PROFILE, or give the pod an IAM role (IRSA)"
+            )
         if isinstance(error, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
             endpoint = self.client.meta.endpoint_url
-            return TransientError(f"S3 unreachable ({endpoint}) while trying to {action} {where}: {error}; "
-                                  "run again later")
+            return TransientError(
+                f"S3 unreachable ({endpoint}) while trying to {action} {where}: {error}; run again later"
+            )
         if isinstance(error, botocore.exceptions.ClientError):
             code = _error_code(error)
             if code in _TRANSIENT_CODES:
-                return TransientError(f"S3 is busy ({code}) while trying to {action} {where}; run again later")
+                return TransientError(
+                    f"S3 is busy ({code}) while trying to {action} {where}; run again later"
+                )
             if code in _MISSING_CODES:
                 return StageError(f"{where} does not exist; did the step that writes it run?")
             if code == "NoSuchBucket":
-                return StageError(f"bucket {self.bucket} does not exist: create it or fix MULTILEVEL_STAGE_URL")
+                return StageError(
+                    f"bucket {self.bucket} does not exist: create it or fix MULTILEVEL_STAGE_URL"
+                )
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                return StageError(f"access denied to {action} {where} ({code}): check the IAM role or credentials")
+                return StageError(
+                    f"access denied to {action} {where} ({code}): check the IAM role or credentials"
+                )
             return StageError(f"S3 refused to {action} {where}: {code or error}")
         if isinstance(error, boto3.exceptions.S3UploadFailedError):
             text = str(error)
@@ -120,21 +147,32 @@ class S3Store(Store):
         if digest:
             return digest
         s3_checksum = head.get("ChecksumSHA256")
-        if s3_checksum and "-" not in s3_checksum and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT":
+        if (
+            s3_checksum
+            and "-" not in s3_checksum
+            and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+        ):
             return base64.b64decode(s3_checksum).hex()
         return None
 
     def _verify(self, key: str, expected: str | None, actual: str) -> None:
         if expected and expected != actual:
-            raise StageError(f"{self.url_for(key)} is corrupt: sha256 {actual} but it was written with {expected}. "
-                             "Re-stage the file (new run id).")
+            raise StageError(
+                f"{self.url_for(key)} is corrupt: sha256 {actual} but it was written with {expected}. "
+                "Re-stage the file (new run id)."
+            )
 
     # --- the Store interface -----------------------------------------------------------------------------------
     def write_bytes(self, key: str, data: bytes) -> None:
         digest = sha256_bytes(data)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ChecksumAlgorithm="SHA256",
-                                   Metadata={META_SHA256: digest})
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ChecksumAlgorithm="SHA256",
+                Metadata={META_SHA256: digest},
+            )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             raise self._fail(e, "write", key) from e
         log.info("s3 put %s: %d bytes, sha256 %s", self.url_for(key), len(data), digest[:16])
@@ -143,10 +181,18 @@ class S3Store(Store):
         digest = sha256_file(local_path)
         size = os.path.getsize(local_path)
         try:
-            self.client.upload_file(str(local_path), self.bucket, self._key(key), Config=self.transfer,
-                                    ExtraArgs={"Metadata": {META_SHA256: digest}, "ChecksumAlgorithm": "SHA256"})
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
-                boto3.exceptions.S3UploadFailedError) as e:
+            self.client.upload_file(
+                str(local_path),
+                self.bucket,
+                self._key(key),
+                Config=self.transfer,
+                ExtraArgs={"Metadata": {META_SHA256: digest}, "ChecksumAlgorithm": "SHA256"},
+            )
+        except (
+            botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError,
+            boto3.exceptions.S3UploadFailedError,
+        ) as e:
             raise self._fail(e, "upload", key) from e
         parts = "multipart" if size >= self.transfer.multipart_threshold else "single part"
         log.info("s3 upload %s: %d bytes (%s), sha256 %s", self.url_for(key), size, parts, digest[:16])
@@ -198,7 +244,9 @@ class S3Store(Store):
         try:
             if prefix.strip("/") and self._head(prefix) is not None:
                 keys.append(prefix.strip("/"))
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base
+            ):
                 strip = len(self.prefix) + 1 if self.prefix else 0
                 keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 # hashtext() maps the text key ("multilevel:eurostat:demo_r_pjangrp3") to the integer an advisory lock needs;
 # the _xact_ form is released by COMMIT/ROLLBACK, or by the server when the client dies.
-DIALECT = Dialect(name="postgres", lock_sql="SELECT pg_advisory_xact_lock(hashtext(%s))", partial_indexes=True)
+DIALECT = Dialect(
+    name="postgres", lock_sql="SELECT pg_advisory_xact_lock(hashtext(%s))", partial_indexes=True
+)
 
 BATCH_ROWS = 64_000
 # A second loader of the same dataset waits for the first this long, then exits 75 and is retried later.
@@ -80,7 +82,9 @@ def parquet_batches(store: Store, keys: list[str], columns: list[str]) -> Iterat
         with parquet_file(store, key) as f:
             missing = [c for c in columns if c not in f.schema_arrow.names]
             if missing:
-                raise WarehouseError(f"{store.url_for(key)} lacks columns {missing} (it has {f.schema_arrow.names})")
+                raise WarehouseError(
+                    f"{store.url_for(key)} lacks columns {missing} (it has {f.schema_arrow.names})"
+                )
             yield from f.iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
@@ -100,12 +104,14 @@ class PostgresWarehouse(Warehouse):
         password = password_for(url, settings)
         if password is not None:
             kwargs["password"] = password
-        conninfo = "postgresql" + url[url.index(":"):] if url.startswith("postgres:") else url
+        conninfo = "postgresql" + url[url.index(":") :] if url.startswith("postgres:") else url
         started = time.perf_counter()
         try:
             self.con = psycopg.connect(conninfo, **kwargs)
         except psycopg.OperationalError as e:
-            raise WarehouseBusy(f"cannot connect to {self.url}: {str(e).strip()}; run again when it is up") from e
+            raise WarehouseBusy(
+                f"cannot connect to {self.url}: {str(e).strip()}; run again when it is up"
+            ) from e
         except psycopg.ProgrammingError as e:
             raise ConfigError(f"bad PostgreSQL URL {self.url}: {e}") from e
         self.con.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
@@ -116,12 +122,16 @@ class PostgresWarehouse(Warehouse):
         statement = " ".join(sql.split())[:300]
         if isinstance(e, psycopg.OperationalError):
             # lock/statement timeouts, serialization failures, deadlocks, dropped connections: worth a retry
-            return WarehouseBusy(f"PostgreSQL {self.url} is busy or went away ({e.sqlstate}): {str(e).strip()}; "
-                                 f"run again\n  statement: {statement}")
+            return WarehouseBusy(
+                f"PostgreSQL {self.url} is busy or went away ({e.sqlstate}): {str(e).strip()}; "
+                f"run again\n  statement: {statement}"
+            )
         if isinstance(e, psycopg.errors.UniqueViolation) and (e.diag.constraint_name or "").startswith("pg_"):
             # two first-ever loads racing to CREATE ... IF NOT EXISTS the same object: the retry finds it made
             return WarehouseBusy(f"concurrent DDL on {self.url} ({e.diag.constraint_name}); run again")
-        return WarehouseError(f"PostgreSQL statement failed ({e.sqlstate}): {str(e).strip()}\n  statement: {statement}")
+        return WarehouseError(
+            f"PostgreSQL statement failed ({e.sqlstate}): {str(e).strip()}\n  statement: {statement}"
+        )
 
     # --- primitives --------------------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
@@ -180,7 +190,9 @@ class PostgresWarehouse(Warehouse):
                     rows += batch.num_rows
         except psycopg.Error as e:
             raise self._error(e, sql) from e
-        log.info("copy %s: %d rows from %d files in %.2fs", table, rows, len(keys), time.perf_counter() - started)
+        log.info(
+            "copy %s: %d rows from %d files in %.2fs", table, rows, len(keys), time.perf_counter() - started
+        )
         return rows
 
     def close(self) -> None:

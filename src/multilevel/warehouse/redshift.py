@@ -46,14 +46,37 @@ log = logging.getLogger(__name__)
 DIALECT = Dialect(name="redshift", lock_sql="LOCK eurostat.load_log", partial_indexes=False)
 
 COPY_MODES = ("s3", "client")
-INSERT_ROWS = 1000  # rows per multi-row INSERT in client mode (well below the 32767 bind parameters of a statement)
+INSERT_ROWS = (
+    1000  # rows per multi-row INSERT in client mode (well below the 32767 bind parameters of a statement)
+)
 
-_BOOL = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+_BOOL = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
 # URL query options passed through to redshift_connector.connect, with their types.
 _OPTIONS: dict[str, type] = {
-    "ssl": bool, "sslmode": str, "timeout": int, "iam": bool, "db_user": str, "cluster_identifier": str,
-    "region": str, "profile": str, "auto_create": bool, "db_groups": list, "is_serverless": bool,
-    "serverless_acct_id": str, "serverless_work_group": str, "role_arn": str, "application_name": str,
+    "ssl": bool,
+    "sslmode": str,
+    "timeout": int,
+    "iam": bool,
+    "db_user": str,
+    "cluster_identifier": str,
+    "region": str,
+    "profile": str,
+    "auto_create": bool,
+    "db_groups": list,
+    "is_serverless": bool,
+    "serverless_acct_id": str,
+    "serverless_work_group": str,
+    "role_arn": str,
+    "application_name": str,
 }
 _BUSY_CODES = {"40001", "40P01", "55P03", "57014", "53300", "57P01", "08000", "08003", "08006"}
 _IAM_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
@@ -65,8 +88,10 @@ def connection_options(url: str, settings: Settings | None) -> tuple[dict[str, A
     """(keyword arguments for redshift_connector.connect, copy mode) from a redshift:// or redshift+iam:// URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("redshift", "redshift+iam") or not parts.hostname:
-        raise ConfigError(f"Redshift URL {redact(url)!r} must look like redshift://user@host:5439/database "
-                          "or redshift+iam://user@host:5439/database?cluster_identifier=...")
+        raise ConfigError(
+            f"Redshift URL {redact(url)!r} must look like redshift://user@host:5439/database "
+            "or redshift+iam://user@host:5439/database?cluster_identifier=..."
+        )
     kwargs: dict[str, Any] = {
         "host": parts.hostname,
         "port": parts.port or 5439,
@@ -77,12 +102,16 @@ def connection_options(url: str, settings: Settings | None) -> tuple[dict[str, A
     for name, raw in parse_qsl(parts.query, keep_blank_values=True):
         if name == "copy_mode":
             if raw not in COPY_MODES:
-                raise ConfigError(f"copy_mode={raw!r} in the warehouse URL: use one of {', '.join(COPY_MODES)}")
+                raise ConfigError(
+                    f"copy_mode={raw!r} in the warehouse URL: use one of {', '.join(COPY_MODES)}"
+                )
             copy_mode = raw
             continue
         kind = _OPTIONS.get(name)
         if kind is None:
-            raise ConfigError(f"unknown option {name!r} in the Redshift URL; known: copy_mode, {', '.join(_OPTIONS)}")
+            raise ConfigError(
+                f"unknown option {name!r} in the Redshift URL; known: copy_mode, {', '.join(_OPTIONS)}"
+            )
         if kind is bool:
             if raw.lower() not in _BOOL:
                 raise ConfigError(f"option {name}={raw!r} in the Redshift URL must be true or false")
@@ -103,12 +132,16 @@ def connection_options(url: str, settings: Settings | None) -> tuple[dict[str, A
             kwargs["user"] = user
     else:
         if not user:
-            raise ConfigError(f"Redshift URL {redact(url)!r} names no user: redshift://user@host:5439/database")
+            raise ConfigError(
+                f"Redshift URL {redact(url)!r} names no user: redshift://user@host:5439/database"
+            )
         kwargs["user"] = user
         password = unquote(parts.password) if parts.password is not None else password_for(url, settings)
         if password is None:
-            raise ConfigError(f"no password for {redact(url)}: set MULTILEVEL_WAREHOUSE_PASSWORD (or the "
-                              "warehouse_password secret file), or use redshift+iam://")
+            raise ConfigError(
+                f"no password for {redact(url)}: set MULTILEVEL_WAREHOUSE_PASSWORD (or the "
+                "warehouse_password secret file), or use redshift+iam://"
+            )
         kwargs["password"] = password
     return kwargs, copy_mode
 
@@ -133,9 +166,35 @@ def copy_manifest(store: Store, keys: list[str]) -> bytes:
 
 def manifest_key(table: str, keys: list[str]) -> str:
     """Where the manifest goes: next to the staged files (their common folder), named after the target table."""
-    folder = posixpath.commonpath([posixpath.dirname(k) for k in keys]) if len(keys) > 1 else posixpath.dirname(keys[0])
+    folder = (
+        posixpath.commonpath([posixpath.dirname(k) for k in keys])
+        if len(keys) > 1
+        else posixpath.dirname(keys[0])
+    )
     name = re.sub(r"[^a-z0-9_]+", "", table.lower().split(".")[-1])
     return f"{folder}/redshift-copy-{name}.manifest" if folder else f"redshift-copy-{name}.manifest"
+
+
+def copy_statement(template: str, table: str, manifest_url: str, iam_role: str | None) -> str:
+    """Render the COPY template: literals only after strict checks, never credentials other than a role ARN."""
+    if not iam_role:
+        raise ConfigError(
+            "Redshift COPY needs the IAM role the cluster assumes to read the stage: set "
+            "MULTILEVEL_REDSHIFT_IAM_ROLE=arn:aws:iam::<account>:role/<name>"
+        )
+    text = render_sql(
+        template,
+        {
+            "staging": table,
+            "manifest_url": sql_literal(manifest_url, _S3_URL, "manifest URL"),
+            "iam_role": sql_literal(iam_role, _IAM_ROLE, "IAM role"),
+        },
+    )
+    return (
+        "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        .strip()
+        .rstrip(";")
+    )
 
 
 class RedshiftWarehouse(Warehouse):
@@ -148,13 +207,19 @@ class RedshiftWarehouse(Warehouse):
         started = time.perf_counter()
         try:
             self.con = redshift_connector.connect(**kwargs)
-        except redshift_connector.ProgrammingError as e:  # authentication and the like: retrying will not help
+        except (
+            redshift_connector.ProgrammingError
+        ) as e:  # authentication and the like: retrying will not help
             raise ConfigError(f"Redshift {self.url} refused the connection: {self._message(e)}") from e
         except (redshift_connector.Error, OSError) as e:
-            raise WarehouseBusy(f"cannot connect to Redshift {self.url}: {self._message(e)}; run again later") from e
+            raise WarehouseBusy(
+                f"cannot connect to Redshift {self.url}: {self._message(e)}; run again later"
+            ) from e
         # Explicit BEGIN/COMMIT (transaction()), every other statement on its own, as with PostgreSQL.
         self.con.autocommit = True
-        log.info("connected to %s (copy mode %s) in %.2fs", self.url, self.copy_mode, time.perf_counter() - started)
+        log.info(
+            "connected to %s (copy mode %s) in %.2fs", self.url, self.copy_mode, time.perf_counter() - started
+        )
 
     # --- errors ------------------------------------------------------------------------------------------------
     @staticmethod
@@ -168,10 +233,14 @@ class RedshiftWarehouse(Warehouse):
         statement = " ".join(sql.split())[:300]
         detail = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
         message = self._message(e)
-        if (isinstance(e, (redshift_connector.InterfaceError, redshift_connector.OperationalError, OSError))
-                or detail.get("C") in _BUSY_CODES or "Serializable isolation violation" in message):
-            return WarehouseBusy(f"Redshift {self.url} is busy or went away: {message}; run again\n"
-                                 f"  statement: {statement}")
+        if (
+            isinstance(e, (redshift_connector.InterfaceError, redshift_connector.OperationalError, OSError))
+            or detail.get("C") in _BUSY_CODES
+            or "Serializable isolation violation" in message
+        ):
+            return WarehouseBusy(
+                f"Redshift {self.url} is busy or went away: {message}; run again\n  statement: {statement}"
+            )
         return WarehouseError(f"Redshift statement failed: {message}\n  statement: {statement}")
 
     # --- primitives --------------------------------------------------------------------------------------------
@@ -192,7 +261,7 @@ class RedshiftWarehouse(Warehouse):
             return super().executemany(sql, rows)
         head, row_sql = match.groups()
         for start in range(0, len(rows), INSERT_ROWS):
-            chunk = rows[start:start + INSERT_ROWS]
+            chunk = rows[start : start + INSERT_ROWS]
             self.execute(head + ", ".join([row_sql] * len(chunk)), [v for row in chunk for v in row])
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
@@ -225,33 +294,33 @@ class RedshiftWarehouse(Warehouse):
     def copy_statement(self, table: str, manifest_url: str) -> str:
         """The COPY of ``sql/redshift/copy_parquet.sql`` for ``table`` and a staged manifest."""
         role = getattr(self.settings, "redshift_iam_role", None) if self.settings is not None else None
-        if not role:
-            raise ConfigError("Redshift COPY needs the IAM role the cluster assumes to read the stage: set "
-                              "MULTILEVEL_REDSHIFT_IAM_ROLE=arn:aws:iam::<account>:role/<name>")
-        return render_sql(self.sql_file("copy_parquet.sql"), {
-            "staging": table,
-            "manifest_url": sql_literal(manifest_url, _S3_URL, "manifest URL"),
-            "iam_role": sql_literal(role, _IAM_ROLE, "IAM role"),
-        }).strip()
+        return copy_statement(self.sql_file("copy_parquet.sql"), table, manifest_url, role)
 
     def copy_parquet(self, table: str, store: Store, keys: list[str], columns: list[str]) -> int:
         if not keys:
             return 0
         started = time.perf_counter()
+        if self.copy_mode == "s3" and not store.url.startswith("s3://"):
+            raise ConfigError(
+                f"Redshift loads staged files from S3, but the stage is {store.url}: set "
+                "MULTILEVEL_STAGE_URL=s3://bucket/prefix (or copy_mode=client for local tests)"
+            )
         key = manifest_key(table, keys)
         store.put_immutable(key, copy_manifest(store, keys))  # same files, same bytes: a rerun is a no-op
         if self.copy_mode == "s3":
-            if not store.url.startswith("s3://"):
-                raise ConfigError(f"Redshift loads staged files from S3, but the stage is {store.url}: set "
-                                  "MULTILEVEL_STAGE_URL=s3://bucket/prefix (or copy_mode=client for local tests)")
-            statement = self.copy_statement(table, store.url_for(key))
-            for sql in [s for s in statement.split(";") if s.strip() and not s.strip().startswith("--")]:
-                self.execute(sql)
+            self.execute(self.copy_statement(table, store.url_for(key)))
             rows = int(self.query("SELECT pg_last_copy_count()")[0][0])
         else:
             rows = self._insert_from_manifest(table, store, key, columns)
-        log.info("copy %s (%s): %d rows from %d files via %s in %.2fs", table, self.copy_mode, rows, len(keys),
-                 store.url_for(key), time.perf_counter() - started)
+        log.info(
+            "copy %s (%s): %d rows from %d files via %s in %.2fs",
+            table,
+            self.copy_mode,
+            rows,
+            len(keys),
+            store.url_for(key),
+            time.perf_counter() - started,
+        )
         return rows
 
     def _insert_from_manifest(self, table: str, store: Store, key: str, columns: list[str]) -> int:
@@ -260,8 +329,10 @@ class RedshiftWarehouse(Warehouse):
         keys = []
         for entry in json.loads(store.read_bytes(key))["entries"]:
             if not entry["url"].startswith(base):
-                raise ConfigError(f"manifest {store.url_for(key)} lists {entry['url']}, outside the stage {store.url}")
-            keys.append(entry["url"][len(base):])
+                raise ConfigError(
+                    f"manifest {store.url_for(key)} lists {entry['url']}, outside the stage {store.url}"
+                )
+            keys.append(entry["url"][len(base) :])
         cols = ", ".join(f'"{c}"' for c in columns)
         row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
         rows = 0

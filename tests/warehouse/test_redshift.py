@@ -1,0 +1,248 @@
+"""Redshift: every statement parses with sqlfluff's redshift dialect, MERGE keeps Redshift's documented form, the
+COPY and its manifest are right, URLs and credentials are handled without leaking, and the client path runs through
+pgbouncer with the real redshift-connector."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from loadkit import BASE_ROWS, LABELS, revised_rows, sql_dir_without_redshift_table_attributes, stage_run
+from sqlfluff.core import FluffConfig, Linter
+
+from multilevel import paths
+from multilevel.errors import ConfigError, WarehouseError
+from multilevel.settings import Settings
+from multilevel.stage import open_store
+from multilevel.warehouse import connect
+from multilevel.warehouse.history import _fragments, load_run
+from multilevel.warehouse.redshift import (
+    RedshiftWarehouse,
+    connection_options,
+    copy_manifest,
+    copy_statement,
+    manifest_key,
+)
+
+ROLE = "arn:aws:iam::123456789012:role/multilevel-copy"
+LINTER = Linter(config=FluffConfig(overrides={"dialect": "redshift"}))
+
+# Sample fragments for every {placeholder} of the SQL files (a new placeholder needs a sample here).
+SAMPLES = {
+    **_fragments("demo_r_pjangrp3", ["freq", "unit", "sex", "age", "geo"]),
+    "answer_columns": '"trstprl" SMALLINT,\n    "trstprl_missing" VARCHAR(1)',
+    "manifest_url": "'s3://stage-bucket/eurostat/demo_r_pjangrp3/run1/slices/redshift-copy-stg.manifest'",
+    "iam_role": f"'{ROLE}'",
+}
+
+
+def parse_errors(sql: str) -> list[str]:
+    """sqlfluff's redshift parse of one statement; %s parameters become literals first."""
+    parsed = LINTER.parse_string(sql.replace("%s", "'2025-01-01 00:00:00'") + "\n")
+    return [f"{v.desc()}" for v in parsed.violations]
+
+
+def merge_form_problems(sql: str) -> list[str]:
+    """Where a MERGE leaves Redshift's documented form: source is a table, exactly one WHEN MATCHED (no extra
+    condition) doing UPDATE or DELETE, exactly one WHEN NOT MATCHED (no extra condition) doing only INSERT."""
+    text = " ".join(sql.split()).upper()
+    if not text.startswith("MERGE"):
+        return []
+    problems = []
+    if re.search(r"\bUSING\s*\(", text):
+        problems.append("source must be a table, not a subquery")
+    matched = re.findall(r"WHEN MATCHED(.*?)THEN\s+(\w+)", text)
+    not_matched = re.findall(r"WHEN NOT MATCHED(.*?)THEN\s+(\w+)", text)
+    if "REMOVE DUPLICATES" in text:
+        return problems + (["REMOVE DUPLICATES form takes no WHEN clauses"] if matched or not_matched else [])
+    if len(matched) != 1 or matched[0][0].strip() or matched[0][1] not in ("UPDATE", "DELETE"):
+        problems.append("needs exactly one unconditional WHEN MATCHED THEN UPDATE/DELETE")
+    if len(not_matched) != 1 or not_matched[0][0].strip() or not_matched[0][1] != "INSERT":
+        problems.append("needs exactly one unconditional WHEN NOT MATCHED THEN INSERT")
+    return problems
+
+
+def redshift_sql_files() -> dict[str, str]:
+    """Every SQL file as Redshift runs it: sql/<path>, replaced by sql/redshift/<path> where that exists."""
+    files = {}
+    for path in sorted(paths.SQL_DIR.rglob("*.sql")):
+        rel = path.relative_to(paths.SQL_DIR)
+        if rel.parts[0] in ("postgres", "duckdb"):
+            continue
+        files[str(rel.relative_to("redshift") if rel.parts[0] == "redshift" else rel)] = None
+    for rel in files:
+        override = paths.SQL_DIR / "redshift" / rel
+        files[rel] = (override if override.exists() else paths.SQL_DIR / rel).read_text()
+    return files
+
+
+def statements(text: str) -> list[str]:
+    from multilevel.warehouse.base import render_sql, split_statements
+
+    missing = set(re.findall(r"\{([a-z_][a-z0-9_]*)\}", text)) - set(SAMPLES)
+    assert not missing, f"add samples for placeholders {missing} to SAMPLES"
+    return split_statements(render_sql(text, SAMPLES))
+
+
+@pytest.mark.parametrize("relpath", sorted(redshift_sql_files()))
+def test_every_redshift_sql_file_parses_and_keeps_redshift_forms(relpath):
+    for sql in statements(redshift_sql_files()[relpath]):
+        assert parse_errors(sql) == [], f"{relpath}: {sql[:200]}"
+        assert merge_form_problems(sql) == [], f"{relpath}: {sql[:200]}"
+        assert not re.search(r"ACCESS_KEY_ID|SECRET_ACCESS_KEY|CREDENTIALS\s+'", sql, re.I), relpath
+
+
+def test_the_parser_and_the_merge_check_can_fail():
+    assert parse_errors("SELEC value FROM eurostat.x WHERE") != []
+    good = (
+        "MERGE INTO eurostat.t USING stg ON t.k = stg.k WHEN MATCHED THEN UPDATE SET v = stg.v "
+        "WHEN NOT MATCHED THEN INSERT (k, v) VALUES (stg.k, stg.v)"
+    )
+    assert merge_form_problems(good) == [] and parse_errors(good) == []
+    assert merge_form_problems("MERGE INTO t USING stg ON t.k = stg.k REMOVE DUPLICATES") == []
+    # PostgreSQL accepts all of these; Redshift does not
+    assert merge_form_problems(good.replace("USING stg", "USING (SELECT * FROM stg) AS stg"))
+    assert merge_form_problems(good.replace("WHEN MATCHED THEN", "WHEN MATCHED AND t.v <> stg.v THEN"))
+    assert merge_form_problems(good.replace("THEN INSERT (k, v) VALUES (stg.k, stg.v)", "THEN DO NOTHING"))
+    assert merge_form_problems(good + " WHEN MATCHED THEN DELETE")
+
+
+def _table_columns(text: str) -> list[list[str]]:
+    """The column lines of every CREATE TABLE in a SQL file, comments dropped."""
+    text = re.sub(r"--[^\n]*", "", text)
+    bodies = re.findall(
+        r"CREATE (?:TEMP )?TABLE[^(]*\((.*?)\n\)", text, re.S
+    )  # up to the ")" closing the columns
+    return [[line.strip().rstrip(",") for line in body.splitlines() if line.strip()] for body in bodies]
+
+
+def test_redshift_ddl_keeps_the_common_columns():
+    """The Redshift overrides add table attributes only; their columns stay those of the common files."""
+    compared = 0
+    for override in sorted((paths.SQL_DIR / "redshift").rglob("*.sql")):
+        common = paths.SQL_DIR / override.relative_to(paths.SQL_DIR / "redshift")
+        if common.exists() and _table_columns(common.read_text()):
+            assert _table_columns(override.read_text()) == _table_columns(common.read_text()), override
+            compared += 1
+    assert compared >= 4  # eurostat schema, history and staging tables, ess.respondents
+
+
+def test_copy_statement_and_manifest(s3_stage):
+    store = open_store(s3_stage)
+    manifest = stage_run(store, "run1", BASE_ROWS)
+    keys = [f["key"] for f in manifest["files"]]
+    key = manifest_key('"stg_demo_r_test"', keys)
+    assert key == "eurostat/demo_r_test/run1/slices/redshift-copy-stg_demo_r_test.manifest"
+    body = json.loads(copy_manifest(store, keys))
+    assert body == {
+        "entries": [
+            {"url": store.url_for(k), "mandatory": True, "meta": {"content_length": len(store.read_bytes(k))}}
+            for k in keys
+        ]
+    }
+    template = (paths.SQL_DIR / "redshift" / "copy_parquet.sql").read_text()
+    sql = copy_statement(template, '"stg_demo_r_test"', store.url_for(key), ROLE)
+    assert " ".join(sql.split()) == (
+        f"COPY \"stg_demo_r_test\" FROM '{store.url_for(key)}' IAM_ROLE '{ROLE}' MANIFEST FORMAT AS PARQUET"
+    )
+    assert parse_errors(sql) == []
+    with pytest.raises(ConfigError, match="MULTILEVEL_REDSHIFT_IAM_ROLE"):
+        copy_statement(template, '"stg"', store.url_for(key), None)
+    with pytest.raises(ConfigError, match="IAM role"):
+        copy_statement(template, '"stg"', store.url_for(key), "AKIAIOSFODNN7EXAMPLE' CREDENTIALS 'x")
+    with pytest.raises(ConfigError, match="manifest URL"):
+        copy_statement(template, '"stg"', "s3://b/x'; DROP TABLE t; --", ROLE)
+
+
+def test_url_options_and_credentials():
+    kwargs, mode = connection_options("redshift://loader:s%40cret@host.example:5439/dev?ssl=false", None)
+    assert (kwargs["user"], kwargs["password"], kwargs["ssl"], kwargs["port"], mode) == (
+        "loader",
+        "s@cret",
+        False,
+        5439,
+        "s3",
+    )
+    settings = Settings(_env_file=None, warehouse_password="from-secret")
+    assert connection_options("redshift://loader@host/dev", settings)[0]["password"] == "from-secret"
+    iam, _ = connection_options(
+        "redshift+iam://loader@c.x.eu-west-1.redshift.amazonaws.com/dev"
+        "?cluster_identifier=c&region=eu-west-1&db_groups=etl,read",
+        None,
+    )
+    assert (iam["iam"], iam["db_user"], iam["cluster_identifier"], iam["db_groups"]) == (
+        True,
+        "loader",
+        "c",
+        ["etl", "read"],
+    )
+    assert "password" not in iam
+    serverless, _ = connection_options(
+        "redshift+iam://wg.1.eu-west-1.redshift-serverless.amazonaws.com/dev?serverless_work_group=wg", None
+    )
+    assert serverless["is_serverless"] and serverless["serverless_work_group"] == "wg"
+    with pytest.raises(ConfigError, match="no password"):
+        connection_options("redshift://loader@host/dev", Settings(_env_file=None))
+    with pytest.raises(ConfigError, match="unknown option 'sslmod'"):
+        connection_options("redshift://u:p@host/dev?sslmod=verify-full", None)
+    with pytest.raises(ConfigError, match="copy_mode"):
+        connection_options("redshift://u:p@host/dev?copy_mode=fast", None)
+
+
+def test_password_never_shown(redshift_url):
+    with connect(redshift_url.replace(":test@", ":hunter2@")) as wh:
+        assert "hunter2" not in wh.url and ":***@" in wh.url
+        with pytest.raises(WarehouseError) as info:
+            wh.execute("SELECT no_such_column FROM no_such_table")
+        assert "hunter2" not in str(info.value)
+
+
+def test_every_statement_of_a_redshift_load_parses(redshift_url, s3_stage, tmp_path, monkeypatch):
+    """Run two loads on the client path (pgbouncer + PostgreSQL) and parse every statement the connector sent."""
+    monkeypatch.setattr(paths, "SQL_DIR", sql_dir_without_redshift_table_attributes(tmp_path / "sql"))
+    sent: list[str] = []
+    execute = RedshiftWarehouse.execute
+    query = RedshiftWarehouse._query_with_names
+    monkeypatch.setattr(
+        RedshiftWarehouse, "execute", lambda self, sql, p=None: sent.append(sql) or execute(self, sql, p)
+    )
+    monkeypatch.setattr(
+        RedshiftWarehouse, "_query_with_names", lambda self, sql, p: sent.append(sql) or query(self, sql, p)
+    )
+    store = open_store(s3_stage)
+    with connect(redshift_url) as wh:
+        assert isinstance(wh, RedshiftWarehouse) and wh.copy_mode == "client"
+        load_run(wh, store, stage_run(store, "run1", BASE_ROWS), LABELS)
+        load_run(wh, store, stage_run(store, "run2", revised_rows()), LABELS)
+    assert any(s.startswith("LOCK eurostat.load_log") for s in sent)
+    assert any(s.lstrip().startswith("UPDATE") for s in sent)
+    for sql in dict.fromkeys(sent):
+        assert parse_errors(sql) == [], sql[:300]
+        assert merge_form_problems(sql) == [], sql[:300]
+
+
+def test_s3_copy_mode_sends_the_manifest_copy(redshift_url, s3_stage, tmp_path):
+    """copy_mode=s3 writes the manifest and sends Redshift's COPY; PostgreSQL behind pgbouncer rejects it, which is
+    as far as this path can go offline."""
+    store = open_store(s3_stage)
+    manifest = stage_run(store, "run1", BASE_ROWS)
+    keys = [f["key"] for f in manifest["files"]]
+    settings = Settings(_env_file=None, redshift_iam_role=ROLE)
+    with connect(redshift_url.replace("copy_mode=client", "copy_mode=s3"), settings) as wh:
+        wh.execute(
+            'CREATE TEMP TABLE "stg_demo_r_test" (age VARCHAR(8), geo VARCHAR(8), time_period VARCHAR(16), '
+            "value DOUBLE PRECISION, flag VARCHAR(16))"
+        )
+        with pytest.raises(WarehouseError, match="IAM_ROLE") as info:
+            wh.copy_parquet('"stg_demo_r_test"', store, keys, ["age", "geo", "time_period", "value", "flag"])
+        assert "MANIFEST FORMAT AS PARQUET" in str(info.value)
+    assert store.exists(manifest_key('"stg_demo_r_test"', keys))
+    folder = open_store(str(tmp_path / "stage"))
+    folder_keys = [f["key"] for f in stage_run(folder, "run1", BASE_ROWS)["files"]]
+    with connect(redshift_url.replace("copy_mode=client", "copy_mode=s3"), settings) as wh:
+        with pytest.raises(ConfigError, match="MULTILEVEL_STAGE_URL=s3://"):
+            wh.copy_parquet('"stg"', folder, folder_keys, ["age"])
+    assert not folder.list("eurostat/demo_r_test/run1/slices")[-1].endswith(
+        ".manifest"
+    )  # refused before writing
