@@ -32,7 +32,8 @@ def build() -> WorkflowTemplate:
         load = step(
             "ess-load",
             "ess",
-            ["ess", "load", "{{workflow.parameters.source}}", "--round", "{{workflow.parameters.round}}"],
+            ["ess", "load", "{{workflow.parameters.source}}", "--round", "{{workflow.parameters.round}}"]
+            + ["--run-id", "{{workflow.name}}"],
             warehouse=True,
             deadline=3600,
             # A round is ~50k respondents x a few hundred columns, read whole by pyreadstat.

@@ -38,9 +38,9 @@ def _command_path(args: list[str]) -> tuple[list[str], click.Command, list[str]]
 
 
 def _sample(arg: str) -> str:
-    """An argument as a pod would see it: Argo and kubelet placeholders replaced by plausible values."""
+    """An argument as a pod would see it: placeholders replaced by plausible values."""
     arg = arg.replace("$(MULTILEVEL_STAGE_URL)", "s3://bucket/stage")
-    return re.sub(r"\{\{[^}]*\}\}", "x1", arg)
+    return re.sub(r"\{\{[^}]*\}\}", "9", arg)  # "9": a valid id, code, URL part and integer
 
 
 @pytest.mark.parametrize("container", list(_containers()))
