@@ -44,6 +44,14 @@ bench: $(STAMP) ## measure parse and load speed side by side with the alternativ
 	$(PYTHON) bench/parse_bench.py | tee bench-results/parse.txt
 	$(PYTHON) bench/load_bench.py | tee bench-results/load.txt
 
+.PHONY: reference
+reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS crosswalk) from ../shared/nuts
+	$(PYTHON) data/build_nuts_reference.py
+
+.PHONY: synthetic-ess
+synthetic-ess: $(STAMP) ## rebuild the synthetic ESS9-shaped Stata file data/ess9_synthetic.dta
+	$(PYTHON) data/make_synthetic_ess.py
+
 .PHONY: clean
 clean: ## remove the local warehouse and stage (.multilevel/)
 	rm -rf .multilevel

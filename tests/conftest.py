@@ -22,3 +22,22 @@ def settings(tmp_path, monkeypatch) -> Settings:
         http_backoff_cap_seconds=0.05,
         http_timeout_seconds=5,
     )
+
+
+@pytest.fixture(scope="session")
+def standin_server():
+    """One small Eurostat API stand-in for the session (tests that revise data use their own, see `api`)."""
+    from multilevel.standin import StandIn
+
+    with StandIn(size="small") as server:
+        yield server
+
+
+@pytest.fixture
+def api(settings):
+    """A fresh small stand-in per test (revisions and faults stay local), with `settings` pointed at it."""
+    from multilevel.standin import StandIn
+
+    with StandIn(size="small") as server:
+        settings.eurostat_url = server.url
+        yield server

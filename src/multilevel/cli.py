@@ -162,18 +162,26 @@ def load(settings, plan_url):
 
 
 @main.command("record-failure")
-@click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
+@click.option("--plan", "plan_url", help="Plan URL of the run (it need not exist: a failed plan step wrote none).")
+@click.option("--dataset", help="Dataset, when there is no plan URL.")
+@click.option("--run-id", help="Run id, when there is no plan URL.")
 @click.option("--reason", default="run failed", help="What failed (shown in eurostat.load_log.message).")
 @click.pass_obj
 @step
-def record_failure(settings, plan_url, reason):
+def record_failure(settings, plan_url, dataset, run_id, reason):
     """Record a failed run in eurostat.load_log (the Argo exit handler runs this).
 
-    Example: multilevel record-failure --plan .../plan.json --reason "download failed"
+    Example: multilevel record-failure --plan .../eurostat/demo_r_pjangrp3/RUN/plan.json --reason "download failed"
     """
-    from multilevel.eurostat.steps import record_failure_step
+    from multilevel.eurostat.steps import failed_run_of, record_failure_step
 
-    record_failure_step(settings, _plan(plan_url), reason)
+    if plan_url:
+        dataset, run_id, update_data, update_structure = failed_run_of(plan_url)
+    elif dataset and run_id:
+        update_data = update_structure = None
+    else:
+        raise click.UsageError("give --plan, or --dataset and --run-id")
+    record_failure_step(settings, dataset, run_id, reason, update_data=update_data, update_structure=update_structure)
 
 
 @main.command()
@@ -284,3 +292,6 @@ def _register_optional() -> None:
 
 
 _register_optional()
+
+if __name__ == "__main__":
+    main()

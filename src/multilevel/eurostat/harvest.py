@@ -66,7 +66,8 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
                     progress(1, f"{plan.dataset} {futures[future]}: {rows} rows")
         result = load_step(settings, plan)
     except MultilevelError as e:
-        record_failure_step(settings, plan, str(e))
+        record_failure_step(settings, plan.dataset, plan.run_id, str(e), update_data=plan.update_data,
+                            update_structure=plan.update_structure)
         raise
     return HarvestResult(plan.dataset, plan.run_id, result.status, result)
 

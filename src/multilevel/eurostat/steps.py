@@ -207,9 +207,26 @@ def load_step(settings: Settings, plan: Plan) -> LoadResult:
         return load_run(wh, stage, manifest, labels)
 
 
-def record_failure_step(settings: Settings, plan: Plan, reason: str) -> None:
+def failed_run_of(plan_url: str) -> tuple[str, str, str | None, str | None]:
+    """(dataset, run_id, update_data, update_structure) of a run, even when its plan was never written.
+
+    The exit handler must record a failure of the plan step itself, so fall back to the plan's path, which
+    names the dataset and run: ``.../eurostat/{dataset}/{run_id}/plan.json``.
+    """
+    try:
+        plan = read_plan(plan_url)
+        return plan.dataset, plan.run_id, plan.update_data, plan.update_structure
+    except StageError:
+        parts = plan_url.rstrip("/").split("/")
+        if len(parts) >= 4 and parts[-4] == "eurostat" and parts[-1] == "plan.json":
+            return parts[-3], parts[-2], None, None
+        raise
+
+
+def record_failure_step(settings: Settings, dataset: str, run_id: str, reason: str, *,
+                        update_data: str | None = None, update_structure: str | None = None) -> None:
     with connect(settings.warehouse_url, settings) as wh:
         ensure_schema(wh)
         with wh.transaction():
-            record_run(wh, plan.dataset, plan.run_id, "failed", started_at=now_utc(), update_data=plan.update_data,
-                       update_structure=plan.update_structure, message=reason)
+            record_run(wh, dataset, run_id, "failed", started_at=now_utc(), update_data=update_data,
+                       update_structure=update_structure, message=reason)

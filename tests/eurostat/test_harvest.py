@@ -1,0 +1,152 @@
+"""The whole harvest against the stand-in: first load, unchanged rerun, revision, identical rerun, failures, 413s."""
+
+import pandas as pd
+import pytest
+
+from multilevel.errors import ExtractionTooBig, ValidationFailed, WarehouseError
+from multilevel.eurostat.harvest import harvest_dataset
+from multilevel.eurostat.steps import load_step, read_plan
+from multilevel.warehouse import connect
+
+DATASET = "demo_r_pjanind3"
+KEY = ["freq", "indic_de", "unit", "geo", "time_period"]
+
+
+def table(settings, sql, params=None) -> pd.DataFrame:
+    with connect(settings.warehouse_url) as wh:
+        return wh.query_df(sql, params)
+
+
+def history(settings) -> pd.DataFrame:
+    return table(settings, f"SELECT * FROM eurostat.{DATASET}_history ORDER BY {', '.join(KEY)}, valid_from")
+
+
+def current(settings) -> pd.DataFrame:
+    return table(settings, f"SELECT {', '.join(KEY)}, value, flag FROM eurostat.{DATASET} ORDER BY {', '.join(KEY)}")
+
+
+def api_cells(api) -> int:
+    return api.state()["datasets"][DATASET]["obs_count"]
+
+
+def test_first_load_brings_every_observation_labels_and_a_log_row(settings, api):
+    result = harvest_dataset(settings, DATASET)
+    assert result.status == "loaded"
+    rows = current(settings)
+    assert len(rows) == result.load.rows_inserted == api_cells(api) > 1000
+    assert not rows.duplicated(KEY).any()
+    assert rows["flag"].isin([":"]).any() and rows["value"].isna().any()  # ':' cells kept, value NULL
+    log = table(settings, "SELECT status, rows_received, rows_inserted, rows_closed FROM eurostat.load_log")
+    assert log.to_dict("records") == [
+        {"status": "loaded", "rows_received": len(rows), "rows_inserted": len(rows), "rows_closed": 0}]
+    labels = table(settings, "SELECT label FROM eurostat.labels WHERE dimension = 'indic_de' AND code = 'MEDAGEPOP'")
+    assert labels["label"].tolist() == ["Median age of population"]
+
+
+def test_unchanged_rerun_makes_at_most_two_requests_and_writes_no_rows(settings, api):
+    harvest_dataset(settings, DATASET)
+    before, requests_before = history(settings), len(api.request_log)
+    result = harvest_dataset(settings, DATASET)
+    assert result.status == "unchanged"
+    assert len(api.request_log) - requests_before <= 2
+    pd.testing.assert_frame_equal(history(settings), before)
+    statuses = table(settings, "SELECT status FROM eurostat.load_log ORDER BY started_at")["status"].tolist()
+    assert statuses == ["loaded", "unchanged"]
+
+
+def test_revision_closes_and_inserts_only_what_changed_and_keeps_the_old_value(settings, api):
+    harvest_dataset(settings, DATASET)
+    first = current(settings).set_index(KEY)
+    loaded_at = table(settings, f"SELECT max(valid_from) AS t FROM eurostat.{DATASET}_history")["t"][0]
+    revision = api.revise(DATASET, n=4)
+
+    result = harvest_dataset(settings, DATASET).load
+    assert (result.rows_closed, result.rows_inserted) == (4 + 1, 4 + 1)  # 4 revised + 1 vanished; 4 revised + 1 new
+    assert len(history(settings)) == len(first) + 5
+    now = current(settings).set_index(KEY)
+    assert len(now) == len(first)  # one vanished, one added
+
+    changed = revision["changed"][0]
+    key = ("A", changed["indic_de"], changed["unit"], changed["geo"], changed["time"])
+    assert now.loc[key, "value"] != first.loc[key, "value"]
+    as_of = table(settings, f"""
+        SELECT value FROM eurostat.{DATASET}_history
+        WHERE indic_de = %s AND geo = %s AND time_period = %s
+          AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)""",
+        (key[1], key[3], key[4], loaded_at, loaded_at))
+    assert as_of["value"].tolist() == [first.loc[key, "value"]]
+    gone = revision["vanished"]
+    assert ("A", gone["indic_de"], gone["unit"], gone["geo"], gone["time"]) in first.index
+    assert ("A", gone["indic_de"], gone["unit"], gone["geo"], gone["time"]) not in now.index
+
+
+def test_reloading_the_same_run_changes_nothing(settings, api):
+    result = harvest_dataset(settings, DATASET)
+    before = (history(settings), table(settings, "SELECT * FROM eurostat.load_log"))
+    plan_url = f"{settings.stage_url}/eurostat/{DATASET}/{result.run_id}/plan.json"
+    again = load_step(settings, read_plan(plan_url))
+    assert again.status == "already_loaded"
+    pd.testing.assert_frame_equal(history(settings), before[0])
+    pd.testing.assert_frame_equal(table(settings, "SELECT * FROM eurostat.load_log"), before[1])
+
+
+def test_a_failure_mid_load_leaves_the_warehouse_exactly_as_before(settings, api, monkeypatch):
+    harvest_dataset(settings, DATASET)
+    api.revise(DATASET, n=3)
+    before = (history(settings), table(settings, "SELECT * FROM eurostat.labels ORDER BY dimension, code"))
+
+    from multilevel.warehouse import history as merge
+
+    real = merge.Warehouse.run_sql_file
+
+    def failing(self, relpath, *args, **kwargs):
+        if relpath == "eurostat/insert_new.sql":  # after the UPDATE that closed the revised rows
+            raise WarehouseError("injected failure between closing and inserting")
+        return real(self, relpath, *args, **kwargs)
+
+    monkeypatch.setattr(merge.Warehouse, "run_sql_file", failing)
+    with pytest.raises(WarehouseError, match="injected"):
+        harvest_dataset(settings, DATASET)
+    pd.testing.assert_frame_equal(history(settings), before[0])
+    pd.testing.assert_frame_equal(table(settings, "SELECT * FROM eurostat.labels ORDER BY dimension, code"), before[1])
+    log = table(settings, "SELECT status, message FROM eurostat.load_log ORDER BY started_at")
+    assert log["status"].tolist() == ["loaded", "failed"] and "injected" in log["message"][1]
+
+    monkeypatch.setattr(merge.Warehouse, "run_sql_file", real)
+    assert harvest_dataset(settings, DATASET).load.rows_closed == 4  # the next run completes
+
+
+def test_413_splits_by_country_then_time_and_loses_nothing(settings, api):
+    api.max_cells = 10**9
+    reference = harvest_dataset(settings, DATASET).load.rows_received
+    settings.warehouse_url = settings.warehouse_url.replace("warehouse.duckdb", "split.duckdb")
+    api.max_cells = 40  # far below one indicator's slice: forces splits by country, then time
+    result = harvest_dataset(settings, DATASET)
+    assert result.load.rows_received == reference
+    assert api.count_requests("geo=") > 0 and api.count_requests("time=") > 0
+
+
+def test_a_slice_that_cannot_be_split_enough_is_an_error_not_a_silent_drop(settings, api):
+    api.max_cells = 0
+    with pytest.raises(ExtractionTooBig, match="too big even as one geo and one period"):
+        harvest_dataset(settings, DATASET)
+    assert table(settings, "SELECT status FROM eurostat.load_log")["status"].tolist() == ["failed"]
+
+
+def test_a_slice_much_smaller_than_last_time_fails_validation(settings, api, monkeypatch):
+    harvest_dataset(settings, DATASET)
+    api.revise(DATASET, n=1)
+    # Eurostat answering with only part of a slice must not close the rest as "vanished".
+    from multilevel.eurostat import steps
+
+    real = steps.parse_parts
+
+    def half(raw):
+        frame, labels = real(raw)
+        return frame.iloc[: len(frame) // 2], labels
+
+    monkeypatch.setattr(steps, "parse_parts", half)
+    before = history(settings)
+    with pytest.raises(ValidationFailed, match="min_rows"):
+        harvest_dataset(settings, DATASET)
+    pd.testing.assert_frame_equal(history(settings), before)
