@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from servers import *  # noqa: F403  (session fixtures that start real S3-API, PostgreSQL and pgbouncer servers)
 
 from multilevel.settings import Settings
-from servers import *  # noqa: F403  (session fixtures that start real S3-API, PostgreSQL and pgbouncer servers)
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ DATASET = "demo_r_pjanind3"
 def settings(settings, tmp_path):
     """Two indicators only: every step below is a separate process, like a pod, and each start costs a second."""
     path = tmp_path / "datasets.yaml"
-    path.write_text(f"datasets:\n  - code: {DATASET}\n    split: indic_de\n    filters: {{indic_de: [MEDAGEPOP, OLDDEP1]}}\n")
+    path.write_text(
+        f"datasets:\n  - code: {DATASET}\n    split: indic_de\n    filters: {{indic_de: [MEDAGEPOP, OLDDEP1]}}\n"
+    )
     settings.datasets_file = path
     return settings
 

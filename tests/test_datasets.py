@@ -15,7 +15,9 @@ def test_packaged_configuration_lists_both_seed_datasets_with_their_split_dimens
 
 def test_adding_a_dataset_is_one_entry(tmp_path):
     path = tmp_path / "datasets.yaml"
-    path.write_text("datasets:\n  - code: NAMA_10R_3GDP\n    split: unit\n    filters: {freq: [A]}\n    schedule: '0 12 * * 1'\n")
+    path.write_text(
+        "datasets:\n  - code: NAMA_10R_3GDP\n    split: unit\n    filters: {freq: [A]}\n    schedule: '0 12 * * 1'\n"
+    )
     (dataset,) = load_datasets(path)
     assert (dataset.code, dataset.split, dataset.filters, dataset.schedule) == (
         "nama_10r_3gdp", "unit", {"freq": ["A"]}, ["0 12 * * 1"])

@@ -225,26 +225,23 @@ def harvest(settings, datasets, standin, standin_size, progress):
             click.echo(json.dumps(summary))
 
 
-def _harvest_one(settings, code, client, show, harvest_dataset):
-    if not show:
+def _harvest_one(settings, code, client, show_bar, harvest_dataset):
+    if not show_bar:  # in a pod or a pipe: plain log lines
         return harvest_dataset(settings, code, client=client,
-                               progress=lambda n, msg: log.info("slice done: %s", msg))
-    from multilevel.eurostat.plan import Plan  # noqa: F401  (the bar length is only known after planning)
-
+                               progress=lambda done, total, msg: log.info("slice %d/%d done: %s", done, total, msg))
     bar = None
 
-    def progress(n, msg):
+    def progress(done, total, msg):
         nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=10**9, label=code, file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.update(n)
+        if bar is None:  # the number of slices is known only once the plan exists
+            bar = click.progressbar(length=total, label=code, file=sys.stderr, show_pos=True)
+        bar.update(1)
 
     try:
         return harvest_dataset(settings, code, client=client, progress=progress)
     finally:
         if bar is not None:
-            bar.__exit__(None, None, None)
+            bar.render_finish()
 
 
 def _preflight(client, settings, code: str) -> None:

@@ -1,4 +1,6 @@
-"""Stage and load an ESS file: fetch -> read -> validate -> Parquet in the stage -> one transaction into ess.respondents.
+"""Stage and load an ESS file.
+
+fetch -> read -> validate -> Parquet in the stage -> one transaction into ess.respondents.
 
 Staged files: ``ess/{round}/{run_id}/respondents.parquet`` and ``manifest.json`` (rows, sha256, source file name).
 Reloading a round deletes that round and inserts the staged rows in one transaction, so a reader sees the old round

@@ -210,7 +210,8 @@ class EurostatClient:
             raise ExtractionTooBig(f"{code} [{describe_filters(filters)}]: EXTRACTION_TOO_BIG; split the request")
         if status >= 400:
             raise self._error(status, body, code, filters)
-        if "json" in (response.headers.get("Content-Type") or "") and body[:1] in (b"{", b"[") and not _complete_json(body):
+        is_json = "json" in (response.headers.get("Content-Type") or "") and body[:1] in (b"{", b"[")
+        if is_json and not _complete_json(body):
             raise _Retry("truncated JSON body")
         return body
 
@@ -225,11 +226,12 @@ class EurostatClient:
         if status == 404:
             hint = f"check that dataset {code!r} exists (Eurostat's data browser) and is spelled right in datasets.yaml"
         elif status == 400:
-            hint = f"check the dimension names in the filter against the dataset's structure ({describe_filters(filters)})"
+            hint = f"check the filter's dimension names against the dataset's structure ({describe_filters(filters)})"
         else:
             hint = "check the request; this is not a transient failure"
         return ApiError(
-            f"Eurostat API answered HTTP {status} (id {api_id}: {label}) for {code} [{describe_filters(filters)}]: {hint}",
+            f"Eurostat API answered HTTP {status} (id {api_id}: {label}) "
+            f"for {code} [{describe_filters(filters)}]: {hint}",
             status=status, api_id=api_id,
         )
 

@@ -48,8 +48,11 @@ def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: Eu
 
 
 def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | None = None,
-                    progress: Callable[[int, str], None] | None = None) -> HarvestResult:
-    """Plan, download, validate and stage every slice, then load the run in one transaction."""
+                    progress: Callable[[int, int, str], None] | None = None) -> HarvestResult:
+    """Plan, download, validate and stage every slice, then load the run in one transaction.
+
+    ``progress(done, total, message)`` is called after each slice (a log line or a progress bar).
+    """
     client = client or EurostatClient.from_settings(settings)
     outcome = plan_step(settings, code, client=client)
     plan = outcome.plan
@@ -60,10 +63,10 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
             settings.max_concurrent_downloads
         ) as pool:
             futures = {pool.submit(_slice, settings, plan, s.id, Path(tmp), client): s.id for s in plan.slices}
-            for future in as_completed(futures):
+            for done, future in enumerate(as_completed(futures), start=1):
                 rows = future.result()
                 if progress:
-                    progress(1, f"{plan.dataset} {futures[future]}: {rows} rows")
+                    progress(done, len(futures), f"{plan.dataset} {futures[future]}: {rows} rows")
         result = load_step(settings, plan)
     except MultilevelError as e:
         record_failure_step(settings, plan.dataset, plan.run_id, str(e), update_data=plan.update_data,

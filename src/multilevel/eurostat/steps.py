@@ -31,7 +31,6 @@ from multilevel.eurostat.jsonstat import parse_jsonstat
 from multilevel.eurostat.plan import Plan, make_plan
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
-from multilevel.stage.base import sha256_bytes
 from multilevel.validate.eurostat import validate_slice
 from multilevel.warehouse import connect
 from multilevel.warehouse.history import (

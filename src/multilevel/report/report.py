@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 # Weighted mean of one answer per region (respondents without an answer do not count in the weights), beside the
 # context of the region the join used (respondents of one region share it; those without an interview year are
-# unjoinable and only count in `respondents`, so geo, status and indicator come from the joined ones via MAX). Portable SQL: the same text runs on DuckDB, PostgreSQL and Redshift.
+# unjoinable and only count in `respondents`, so geo, status and indicator come from the joined ones via MAX).
+# Portable SQL: the same text runs on DuckDB, PostgreSQL and Redshift.
 REGIONAL_MEANS_SQL = """
 SELECT
     c.essround,

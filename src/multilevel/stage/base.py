@@ -106,7 +106,10 @@ def open_store(url: str) -> Store:
 
 
 def split_url(url: str) -> tuple[Store, str]:
-    """Split an object URL into (store of its parent, key), e.g. ``s3://b/p/run/plan.json`` -> (s3://b/p/run, plan.json)."""
+    """Split an object URL into (store of its parent, key).
+
+    Example: ``s3://b/p/run/plan.json`` -> (store at s3://b/p/run, ``plan.json``).
+    """
     base, _, key = url.rstrip("/").rpartition("/")
     if not key:
         raise StageError(f"{url!r} does not name an object")

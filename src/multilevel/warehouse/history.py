@@ -130,7 +130,9 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
                                    dimensions + VALUE_COLUMNS)
         expected_rows = sum(e["rows"] for e in manifest["files"])
         if received != expected_rows:
-            raise StageError(f"run {run_id} of {dataset}: manifest promises {expected_rows} rows, files hold {received}")
+            raise StageError(
+                f"run {run_id} of {dataset}: manifest promises {expected_rows} rows, files hold {received}"
+            )
         load_time = now_utc()
         closed = wh.run_sql_file("eurostat/close_changed.sql", (load_time,), **f)
         inserted = wh.run_sql_file(
