@@ -66,20 +66,14 @@ class Store(ABC):
 
     def put_immutable(self, key: str, data: bytes) -> str:
         """Write ``data`` once; rewriting the same bytes is a no-op, different bytes a StageError. Returns sha256."""
-        digest = sha256_bytes(data)
-        if self.exists(key):
-            if self.checksum(key) != digest:
-                raise StageError(
-                    f"{self.url_for(key)} already exists with different content; staged run files are immutable. "
-                    "Start a new run (new run id) instead of rewriting this one."
-                )
-            return digest
-        self.write_bytes(key, data)
-        return digest
+        return self._write_once(key, sha256_bytes(data), lambda: self.write_bytes(key, data))
 
     def upload_immutable(self, key: str, local_path: str | Path) -> str:
         """Upload a file once (same rule as put_immutable). Returns its sha256."""
-        digest = sha256_file(local_path)
+        return self._write_once(key, sha256_file(local_path), lambda: self.upload(key, local_path))
+
+    def _write_once(self, key: str, digest: str, write) -> str:
+        # A retried step may write the same file again (harmless); anything else would silently change a run.
         if self.exists(key):
             if self.checksum(key) != digest:
                 raise StageError(
@@ -87,7 +81,7 @@ class Store(ABC):
                     "Start a new run (new run id) instead of rewriting this one."
                 )
             return digest
-        self.upload(key, local_path)
+        write()
         return digest
 
 
