@@ -39,10 +39,11 @@ lint: $(STAMP) ## ruff on the code
 	$(VENV)/bin/ruff check src tests workflows data bench
 
 .PHONY: bench
-bench: $(STAMP) ## measure parse and load speed side by side with the alternatives (writes bench-results/)
+bench: $(STAMP) ## parse, load and whole-harvest speed and memory, side by side with the alternatives
 	mkdir -p bench-results
 	$(PYTHON) bench/parse_bench.py | tee bench-results/parse.txt
 	$(PYTHON) bench/load_bench.py | tee bench-results/load.txt
+	$(PYTHON) bench/harvest_bench.py | tee bench-results/harvest.txt
 
 .PHONY: reference
 reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS crosswalk) from ../shared/nuts
