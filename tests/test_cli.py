@@ -101,3 +101,12 @@ def test_record_failure_works_when_the_plan_step_itself_failed(settings, tmp_pat
     con = duckdb.connect(settings.warehouse_url.removeprefix("duckdb:///"), read_only=True)
     rows = con.execute("SELECT dataset, run_id, status, message FROM eurostat.load_log").fetchall()
     assert rows == [(DATASET, "wf-123", "failed", "plan step failed")]
+
+
+def test_a_retried_plan_step_keeps_the_plan_of_its_run(settings, api, tmp_path):
+    first = run(settings, "plan", DATASET, "--run-id", "wf-9").stdout.strip()
+    plan_bytes = open(first, "rb").read()
+    api.revise(DATASET, n=1)  # even if Eurostat moved on meanwhile, the run's slices must not change under it
+    again = run(settings, "plan", DATASET, "--run-id", "wf-9", "--slices-out", str(tmp_path / "s.json"))
+    assert again.stdout.strip() == first and open(first, "rb").read() == plan_bytes
+    assert json.loads((tmp_path / "s.json").read_text()) == ["MEDAGEPOP", "OLDDEP1"]

@@ -71,6 +71,12 @@ class PlanOutcome:
 def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = None, out: str | None = None,
               client: EurostatClient | None = None) -> PlanOutcome:
     dataset = get_dataset(dataset_code, settings.datasets_file)
+    if run_id:  # a retried plan step of the same run keeps the plan it already wrote (run files are immutable)
+        url = out or default_plan_url(settings, dataset.code, run_id)
+        store, key = split_url(url)
+        if store.exists(key):
+            log.info("plan %s run %s: already planned at %s", dataset.code, run_id, url)
+            return PlanOutcome(Plan.from_json(store.read_bytes(key)), url)
     client = client or EurostatClient.from_settings(settings)
     with connect(settings.warehouse_url, settings) as wh:
         last = last_successful_load(wh, dataset.code)
