@@ -59,14 +59,17 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     if not plan.changed:
         return HarvestResult(plan.dataset, plan.run_id, "unchanged")
     try:
-        with tempfile.TemporaryDirectory(prefix=f"multilevel-{plan.dataset}-") as tmp, ThreadPoolExecutor(
-            settings.max_concurrent_downloads
-        ) as pool:
-            futures = {pool.submit(_slice, settings, plan, s.id, Path(tmp), client): s.id for s in plan.slices}
-            for done, future in enumerate(as_completed(futures), start=1):
-                rows = future.result()
-                if progress:
-                    progress(done, len(futures), f"{plan.dataset} {futures[future]}: {rows} rows")
+        with tempfile.TemporaryDirectory(prefix=f"multilevel-{plan.dataset}-") as tmp:
+            pool = ThreadPoolExecutor(settings.max_concurrent_downloads)
+            try:
+                futures = {pool.submit(_slice, settings, plan, s.id, Path(tmp), client): s.id for s in plan.slices}
+                for done, future in enumerate(as_completed(futures), start=1):
+                    rows = future.result()
+                    if progress:
+                        progress(done, len(futures), f"{plan.dataset} {futures[future]}: {rows} rows")
+            finally:
+                # on the first failed slice, don't start the others: the run fails anyway
+                pool.shutdown(wait=True, cancel_futures=True)
         result = load_step(settings, plan)
     except MultilevelError as e:
         record_failure_step(settings, plan.dataset, plan.run_id, str(e), update_data=plan.update_data,
