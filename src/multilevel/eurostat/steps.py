@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from multilevel.datasets import get_dataset
 from multilevel.errors import StageError, ValidationFailed
+from multilevel.ess.views import create_context_views, missing_sources
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.download import download_slice
 from multilevel.eurostat.jsonstat import parse_jsonstat
@@ -209,7 +210,12 @@ def load_step(settings: Settings, plan: Plan) -> LoadResult:
     stage.put_immutable(f"{run_prefix(plan.dataset, plan.run_id)}/manifest.json",
                         json.dumps(manifest, indent=1, sort_keys=True).encode())
     with connect(settings.warehouse_url, settings) as wh:
-        return load_run(wh, stage, manifest, labels)
+        result = load_run(wh, stage, manifest, labels)
+        # The regional-context views join these tables; create them as soon as every source is there, whichever
+        # of the ESS load and the harvest came last.
+        if not missing_sources(wh):
+            create_context_views(wh)
+        return result
 
 
 def failed_run_of(plan_url: str) -> tuple[str, str, str | None, str | None]:
