@@ -139,7 +139,7 @@ def load_staged(wh: Warehouse, store: Store, key: str, config: RoundConfig) -> i
         raise StageError(f"{store.url_for(key)} changed after staging (sha256 differs from its manifest)")
     ensure_table(wh, config)
     with wh.transaction():
-        wh.lock(f"ess.respondents.{config.essround}")
+        wh.lock(f"ess.respondents.{config.essround}", "ess.respondents")
         wh.run_sql_file("ess/delete_round.sql", params=[config.essround])
         count = wh.copy_parquet("ess.respondents", store, [key], config.table_columns)
         loaded = wh.query("SELECT COUNT(*) FROM ess.respondents WHERE essround = %s", [config.essround])[0][0]
@@ -148,6 +148,7 @@ def load_staged(wh: Warehouse, store: Store, key: str, config: RoundConfig) -> i
                 f"ess.respondents round {config.essround}: {loaded} rows after load, manifest says "
                 f"{manifest['rows']} (copy reported {count}); nothing was changed"
             )
+    wh.analyze("ess.respondents")
     log.info("loaded ess.respondents round %d: %d rows", config.essround, loaded)
     return loaded
 

@@ -57,4 +57,5 @@ def load_reference(wh: Warehouse, folder: Path | None = None) -> dict[str, int]:
                 )
             counts[table] = len(rows)
             log.info("reference.%s: %d rows from %s", table, len(rows), filename)
+    wh.analyze(*(f"reference.{t}" for t in TABLES))
     return counts

@@ -36,7 +36,8 @@ class Dialect:
     """What differs between warehouses, as data."""
 
     name: str
-    # Statement that serialises loads of one dataset within a transaction ({key} is a bound parameter).
+    # Statement that serialises loads of one object within a transaction: a %s placeholder binds the lock key (an
+    # advisory lock), a {table} placeholder takes the table the load writes (a table lock, where there is no other).
     lock_sql: str = ""
     # Whether the database enforces partial unique indexes (used to guard "one current row per key").
     partial_indexes: bool = False
@@ -161,10 +162,31 @@ class Warehouse(ABC):
         )
         return [r[0] for r in rows]
 
-    def lock(self, key: str) -> None:
-        """Serialise concurrent loads of the same object (a dataset, an ESS round) inside a transaction."""
-        if self.dialect.lock_sql:  # a table lock (Redshift) has no key parameter; an advisory lock (PostgreSQL) has
-            self.execute(self.dialect.lock_sql, (key,) if "%s" in self.dialect.lock_sql else None)
+    def analyze(self, *tables: str) -> None:
+        """Refresh the planner statistics of freshly loaded tables (``schema.name``, checked identifiers).
+
+        Run after the load commits. PostgreSQL's autovacuum analyses a new table only after a while, and until then
+        plans the context view's joins as if every table had one row (measured: 10.7 s instead of 65 ms for 3000
+        respondents). DuckDB and Redshift accept the same statement (Redshift skips it when little changed).
+        """
+        for table in tables:
+            schema, name = table.split(".", 1)
+            self.execute(f"ANALYZE {qualified(schema, name)}")
+        log.debug("analyzed %s", ", ".join(tables))
+
+    def lock(self, key: str, table: str) -> None:
+        """Serialise concurrent loads of the same object (a dataset, an ESS round) inside a transaction.
+
+        ``key`` names the object (advisory locks, PostgreSQL); ``table`` (``schema.name``, an existing table the load
+        writes) is what a table lock takes (Redshift), so an ESS load never depends on the Eurostat tables.
+        """
+        if self.dialect.lock_sql:
+            schema, name = table.split(".", 1)
+            sql = render_sql(
+                self.dialect.lock_sql,
+                {"table": f"{check_identifier(schema, 'schema')}.{check_identifier(name, 'table')}"},
+            )
+            self.execute(sql, (key,) if "%s" in sql else None)
 
     def __enter__(self) -> Warehouse:
         return self

@@ -107,7 +107,7 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
     f = _fragments(dataset, dimensions)
     ensure_schema(wh)
     with wh.transaction():
-        wh.lock(f"multilevel:eurostat:{dataset}")
+        wh.lock(f"multilevel:eurostat:{dataset}", "eurostat.load_log")
         done = wh.query(
             "SELECT count(*) FROM eurostat.load_log WHERE dataset = %s AND run_id = %s AND status = 'loaded'",
             (dataset, run_id),
@@ -147,6 +147,7 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
         counts = (received, inserted, closed, received - inserted)
         record_run(wh, dataset, run_id, "loaded", started_at=started_at, update_data=manifest.get("update_data"),
                    update_structure=manifest.get("update_structure"), counts=counts)
+    wh.analyze(f"{SCHEMA}.{dataset}_history")  # fresh statistics for the views that join it (see Warehouse.analyze)
     result = LoadResult(dataset, run_id, "loaded", *counts, seconds=time.perf_counter() - started)
     log.info("load %s run %s: %d received, %d inserted, %d closed, %d unchanged in %.1fs",
              dataset, run_id, received, inserted, closed, received - inserted, result.seconds)

@@ -17,7 +17,8 @@ password comes from the URL or ``MULTILEVEL_WAREHOUSE_PASSWORD`` / ``/run/secret
   pgbouncer) and nothing else should use it.
 
 The history merge uses the staging-table form Redshift documents (see ``sql/redshift/eurostat/``); loads of all
-datasets serialise on ``LOCK eurostat.load_log``, which also prevents Redshift's serializable-isolation aborts.
+datasets serialise on ``LOCK eurostat.load_log``, which also prevents Redshift's serializable-isolation aborts; ESS
+loads on ``LOCK ess.respondents`` (the table they replace a round of), so they need no Eurostat table.
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DIALECT = Dialect(name="redshift", lock_sql="LOCK eurostat.load_log", partial_indexes=False)
+DIALECT = Dialect(name="redshift", lock_sql="LOCK {table}", partial_indexes=False)
 
 COPY_MODES = ("s3", "client")
-INSERT_ROWS = (
-    1000  # rows per multi-row INSERT in client mode (well below the 32767 bind parameters of a statement)
-)
+INSERT_ROWS = 1000  # rows per multi-row INSERT in client mode, at most ...
+# ... and at most this many bind parameters per statement (Redshift's limit is 32767: a 53-column ess.respondents
+# row would exceed it at 1000 rows per INSERT).
+MAX_BIND_PARAMETERS = 32767
 
 _BOOL = {
     "true": True,
@@ -260,8 +262,9 @@ class RedshiftWarehouse(Warehouse):
         if not match:
             return super().executemany(sql, rows)
         head, row_sql = match.groups()
-        for start in range(0, len(rows), INSERT_ROWS):
-            chunk = rows[start : start + INSERT_ROWS]
+        per_statement = max(1, min(INSERT_ROWS, MAX_BIND_PARAMETERS // max(1, row_sql.count("%s"))))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
             self.execute(head + ", ".join([row_sql] * len(chunk)), [v for row in chunk for v in row])
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
