@@ -2,32 +2,100 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import standin_eurostat
+from warehouses import KINDS, comparable, warehouse_url
 
 from multilevel import paths
+from multilevel.ess.config import load_round
 from multilevel.ess.load import load_ess
+from multilevel.ess.reader import read_respondents
 from multilevel.ess.views import create_context_views
+from multilevel.report.report import regional_means
 from multilevel.warehouse import connect
 
 SYNTHETIC = paths.DATA_DIR / "ess9_synthetic.dta"
 
 
-@pytest.fixture(scope="module")
-def context(tmp_path_factory):
+@dataclass
+class Context:
+    """What one warehouse answers after the stand-in Eurostat load and the ESS load (queried once per module)."""
+
+    kind: str
+    url: str
+    frame: pd.DataFrame  # analytics.ess_regional_context
+    coverage: pd.DataFrame  # analytics.ess_join_coverage
+    respondents: pd.DataFrame  # ess.respondents
+    means: pd.DataFrame  # the report's weighted regional means
+    sent: list[str] = field(default_factory=list)  # statements sent (recorded on the Redshift path only)
+
+    def __iter__(self):  # the tests below unpack (frame, coverage, respondents, url)
+        return iter((self.frame, self.coverage, self.respondents, self.url))
+
+    def __getitem__(self, i):
+        return tuple(self)[i]
+
+
+def build(kind: str, url: str, folder) -> Context:
     from multilevel.settings import Settings
 
-    tmp = tmp_path_factory.mktemp("context")
-    settings = Settings(_env_file=None, stage_url=str(tmp / "stage"), warehouse_url=f"duckdb:///{tmp / 'w.duckdb'}")
-    with connect(settings.warehouse_url) as wh:
-        standin_eurostat.create(wh)
-    load_ess(str(SYNTHETIC), settings)  # creates the views, since the Eurostat tables exist
-    with connect(settings.warehouse_url) as wh:
-        frame = wh.query_df("SELECT * FROM analytics.ess_regional_context")
-        coverage = wh.query_df("SELECT * FROM analytics.ess_join_coverage ORDER BY cntry")
-        respondents = wh.query_df("SELECT * FROM ess.respondents")
-    return frame, coverage, respondents, settings
+    settings = Settings(_env_file=None, stage_url=str(folder / "stage"), warehouse_url=url)
+    with connect(url) as wh:
+        standin_eurostat.create(wh, folder / "eurostat-stage")
+    load_ess(str(SYNTHETIC), settings)  # creates the views, since the Eurostat views exist
+    with connect(url) as wh:
+        return Context(
+            kind,
+            url,
+            wh.query_df("SELECT * FROM analytics.ess_regional_context"),
+            wh.query_df("SELECT * FROM analytics.ess_join_coverage ORDER BY cntry"),
+            wh.query_df("SELECT * FROM ess.respondents"),
+            regional_means(wh),
+        )
+
+
+@pytest.fixture(scope="module")
+def duckdb_context(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("duckdb")
+    with warehouse_url("duckdb", request, folder) as url:
+        yield build("duckdb", url, folder)
+
+
+@pytest.fixture(scope="module")
+def redshift_context(request, tmp_path_factory):
+    """The Redshift client path, recording every statement the connector sends (all must parse as Redshift SQL)."""
+    from multilevel.warehouse.redshift import RedshiftWarehouse
+
+    folder = tmp_path_factory.mktemp("redshift")
+    sent: list[str] = []
+    execute, query = RedshiftWarehouse.execute, RedshiftWarehouse._query_with_names
+    with warehouse_url("redshift", request, folder) as url, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RedshiftWarehouse, "execute", lambda self, sql, p=None: sent.append(sql) or execute(self, sql, p))
+        patch.setattr(
+            RedshiftWarehouse, "_query_with_names", lambda self, sql, p: sent.append(sql) or query(self, sql, p)
+        )
+        context = build("redshift", url, folder)
+        context.sent = sent
+        yield context
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def context(request):
+    """The same load on every warehouse kind; every test below runs on each (each kind is built once)."""
+    return request.getfixturevalue(f"{request.param}_context")
+
+
+@pytest.fixture(scope="module")
+def postgres_context(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("postgres")
+    with warehouse_url("postgres", request, folder) as url:
+        yield build("postgres", url, folder)
 
 
 def rows_of(frame: pd.DataFrame, region: str) -> pd.DataFrame:
@@ -132,8 +200,51 @@ def test_coverage_counts_match_the_view(context):
 
 
 def test_views_are_recreated_idempotently(context):
-    settings = context[3]
-    with connect(settings.warehouse_url) as wh:
+    with connect(context.url) as wh:
         create_context_views(wh)
         create_context_views(wh)
         assert wh.query("SELECT COUNT(*) FROM analytics.ess_regional_context")[0][0] == 3000
+
+
+KEY = ["essround", "cntry", "idno"]
+
+
+def test_same_results_as_duckdb(context, duckdb_context):
+    """Every warehouse answers exactly what DuckDB answers: respondents, context rows, coverage, regional means."""
+    for name, keys in (
+        ("respondents", KEY),
+        ("frame", KEY),
+        ("coverage", ["essround", "cntry"]),
+        ("means", ["essround", "cntry", "region"]),
+    ):
+        mine, duck = getattr(context, name), getattr(duckdb_context, name)
+        assert list(mine.columns) == list(duck.columns), name
+        pd.testing.assert_frame_equal(comparable(mine, keys), comparable(duck, keys), rtol=1e-12, obj=name)
+
+
+def test_weighted_regional_mean_equals_pandas(context):
+    direct = read_respondents(SYNTHETIC, load_round(9))
+    answered = direct[direct["trstprl"].notna()]
+    expected = answered.groupby(["cntry", "region"]).apply(
+        lambda g: (g["trstprl"].astype(float) * g["anweight"]).sum() / g["anweight"].sum()
+    )
+    means = context.means.set_index(["cntry", "region"])["weighted_mean"].astype(float)
+    assert len(expected) > 20
+    for (cntry, region), value in expected.items():
+        assert means.loc[(cntry, region)] == pytest.approx(value, rel=1e-12), (cntry, region)
+
+
+def test_every_statement_of_the_redshift_path_parses(redshift_context):
+    """Stand-in harvest, ESS load, reference load, views and report query, as redshift-connector sent them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warehouse"))
+    from test_redshift import merge_form_problems, parse_errors
+
+    # a multi-row INSERT repeats one "(%s, ...)" tuple hundreds of times: parse it with one
+    distinct = dict.fromkeys(re.sub(r"(\([^()]*\))(?:, \1)+", r"\1", sql) for sql in redshift_context.sent)
+    assert any(s.startswith("LOCK ess.respondents") for s in distinct)
+    assert any("INSERT INTO reference.ess_region_crosswalk" in s for s in distinct)
+    assert any("CREATE VIEW analytics.ess_regional_context" in s for s in distinct)
+    assert any(s.startswith("ANALYZE") for s in distinct)
+    for sql in distinct:
+        assert parse_errors(sql) == [], sql[:300]
+        assert merge_form_problems(sql) == [], sql[:300]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+from dataclasses import dataclass
 
 import pandas as pd
 import pyreadstat
 import pytest
+from warehouses import KINDS, warehouse_url
 
 from multilevel import paths
-from multilevel.errors import InputFileError, ValidationFailed
+from multilevel.errors import InputFileError, ValidationFailed, WarehouseError
 from multilevel.ess.config import load_round
-from multilevel.ess.load import load_ess
+from multilevel.ess.load import load_ess, load_staged, to_parquet
 from multilevel.ess.reader import read_respondents
+from multilevel.settings import Settings
+from multilevel.stage import open_store
 from multilevel.validate.ess import validate_respondents
 from multilevel.warehouse import connect
 
@@ -87,29 +92,85 @@ def test_validation_rejects_duplicate_keys(frame):
         validate_respondents(pd.concat([frame, frame.head(1)]), CONFIG)
 
 
-def test_load_is_idempotent_and_staged(settings):
-    first = load_ess(str(SYNTHETIC), settings, essround=9, run_id="r1")
+@dataclass
+class Loaded:
+    """A warehouse of one kind after loading the synthetic file once (run r1), shared by the tests below."""
+
+    kind: str
+    settings: Settings
+    rows: int
+    state: list[tuple]  # every row of ess.respondents, as comparable tuples
+
+
+def table_state(settings: Settings) -> list[tuple]:
+    with connect(settings.warehouse_url) as wh:
+        return sorted(
+            tuple(None if v is None else str(v) for v in row)
+            for row in wh.query("SELECT * FROM ess.respondents")
+        )
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def loaded(request, tmp_path_factory):
+    """The ESS load on DuckDB, PostgreSQL and the Redshift client path (one load per kind and module)."""
+    folder = tmp_path_factory.mktemp(f"ess-{request.param}")
+    with warehouse_url(request.param, request, folder) as url:
+        settings = Settings(_env_file=None, stage_url=str(folder / "stage"), warehouse_url=url)
+        first = load_ess(str(SYNTHETIC), settings, essround=9, run_id="r1")
+        yield Loaded(request.param, settings, first.rows, table_state(settings))
+
+
+def test_load_is_idempotent_and_staged(loaded):
+    settings = loaded.settings
     second = load_ess(str(SYNTHETIC), settings, essround=9, run_id="r2")
-    assert first.rows == second.rows == 3000
+    assert loaded.rows == second.rows == 3000
+    assert table_state(settings) == loaded.state  # the reload replaced the round by exactly the same rows
     with connect(settings.warehouse_url) as wh:
         assert wh.query("SELECT COUNT(*), COUNT(DISTINCT idno) FROM ess.respondents")[0][0] == 3000
         refusals = wh.query("SELECT COUNT(*) FROM ess.respondents WHERE trstprl_missing = 'b'")[0][0]
+        # reference data came with the load, and the views wait for the Eurostat data (none here)
+        assert wh.query("SELECT COUNT(*) FROM reference.ess_region_crosswalk")[0][0] > 8000
+        assert not wh.relation_exists("analytics", "ess_regional_context")
     direct = read_respondents(SYNTHETIC, CONFIG)
     assert refusals == (direct["trstprl_missing"] == "b").sum()
-    from multilevel.stage import open_store
-
     store = open_store(settings.stage_url)
     assert store.exists("ess/9/r2/manifest.json") and store.exists("ess/9/r2/respondents.parquet")
 
 
-def _count(settings):
-    with connect(settings.warehouse_url) as wh:
-        return wh.query("SELECT COUNT(*) FROM ess.respondents")[0][0]
+def test_same_rows_on_every_warehouse(loaded, frame):
+    """What each warehouse holds is the validated frame itself (values, NULLs and missing reasons)."""
+    expected = sorted(
+        tuple(None if pd.isna(v) else str(v) for v in row)
+        for row in frame[CONFIG.table_columns].itertuples(index=False)
+    )
+    with connect(loaded.settings.warehouse_url) as wh:
+        assert wh.columns_of("ess", "respondents") == CONFIG.table_columns
+        got = sorted(
+            tuple(None if v is None else str(v) for v in row)
+            for row in wh.query_df(f"SELECT {', '.join(CONFIG.table_columns)} FROM ess.respondents")
+            .astype(object)
+            .itertuples(index=False)
+        )
+    assert len(got) == len(expected) == 3000
+    assert [normalise(r) for r in got] == [normalise(r) for r in expected]
+
+
+def normalise(row: tuple) -> tuple:
+    """Drivers print numbers differently (1 vs 1.0); compare numbers as floats, text as text."""
+
+    def one(v):
+        if v is None or v in ("nan", "<NA>", "None"):
+            return None
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+    return tuple(one(v) for v in row)
 
 
 @pytest.mark.parametrize("kind", ["not_stata", "truncated", "wrong_columns", "wrong_round"])
-def test_wrong_file_is_a_clear_error_and_changes_nothing(settings, tmp_path, kind):
-    load_ess(str(SYNTHETIC), settings, run_id="good")
+def test_wrong_file_is_a_clear_error_and_changes_nothing(loaded, tmp_path, kind):
     bad = tmp_path / "bad.dta"
     essround = 9
     if kind == "not_stata":
@@ -122,6 +183,21 @@ def test_wrong_file_is_a_clear_error_and_changes_nothing(settings, tmp_path, kin
         shutil.copy(SYNTHETIC, bad)
         essround = 10
     with pytest.raises(InputFileError) as info:
-        load_ess(str(bad), settings, essround=essround, run_id="bad")
+        load_ess(str(bad), loaded.settings, essround=essround, run_id=f"bad-{kind}")
     assert "bad.dta" in str(info.value)
-    assert _count(settings) == 3000
+    assert table_state(loaded.settings) == loaded.state
+
+
+def test_failure_inside_the_load_transaction_changes_nothing(loaded, frame):
+    """A staged file that holds fewer rows than its manifest promises fails after the round was deleted and the
+    rows copied, inside the transaction: the warehouse must roll back to the loaded round."""
+    store = open_store(loaded.settings.stage_url)
+    prefix = "ess/9/short"
+    if not store.exists(f"{prefix}/manifest.json"):  # staged once per warehouse kind (staged files are immutable)
+        digest = store.put_immutable(f"{prefix}/respondents.parquet", to_parquet(frame.head(10)))
+        manifest = {"essround": 9, "run_id": "short", "rows": len(frame), "sha256": digest}
+        store.put_immutable(f"{prefix}/manifest.json", json.dumps(manifest).encode())
+    with connect(loaded.settings.warehouse_url) as wh:
+        with pytest.raises(WarehouseError, match="10 rows after load, manifest says 3000"):
+            load_staged(wh, store, f"{prefix}/respondents.parquet", CONFIG)
+    assert table_state(loaded.settings) == loaded.state

@@ -6,6 +6,7 @@ import csv
 import importlib.util
 
 import pytest
+from warehouses import KINDS, warehouse_url
 
 from multilevel import paths
 from multilevel.reference import load_reference
@@ -56,11 +57,21 @@ def test_crosswalk_relations(code, version, expected):
     assert crosswalk(code, version) == expected
 
 
-def test_load_reference_replaces_rows(tmp_path):
-    with connect(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh:
+@pytest.mark.parametrize("kind", KINDS)
+def test_load_reference_replaces_rows(request, tmp_path, kind):
+    with warehouse_url(kind, request, tmp_path) as url, connect(url) as wh:
         first = load_reference(wh)
         second = load_reference(wh)
         assert first == second
+        for table, count in first.items():
+            assert wh.query(f"SELECT COUNT(*) FROM reference.{table}")[0][0] == count, table
+        assert wh.query(
+            "SELECT country, level, name, kind FROM reference.nuts_codes WHERE nuts_version = '2016' AND code = 'UKI'"
+        ) == [("UK", 1, "LONDON", "NUTS")]
+        assert wh.query(
+            "SELECT target_code, relation FROM reference.ess_region_crosswalk "
+            "WHERE source_code = 'IE042' AND target_version = '2013'"
+        ) == [("IE013", "recoded")]
         assert wh.query("SELECT COUNT(*) FROM reference.ess_region_crosswalk")[0][0] == first["ess_region_crosswalk"]
         assert wh.query("SELECT nuts_version FROM reference.nuts_version_years WHERE 2019 BETWEEN first_year AND "
                         "last_year")[0][0] == "2016"

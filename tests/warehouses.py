@@ -1,0 +1,61 @@
+"""One warehouse of each kind for module-scoped fixtures: DuckDB, PostgreSQL, and the Redshift client path.
+
+The server fixtures of ``tests/servers.py`` hand out a fresh database per *test*; the ESS, reference and analytics
+tests load 3000 respondents and 16k reference rows, so they share one database per *module* instead, made here on the
+session's PostgreSQL server (and reached through the session's pgbouncer for the Redshift path).
+
+The Redshift path runs the real redshift-connector against PostgreSQL, so it reads a copy of ``sql/`` whose Redshift
+DDL lacks DISTSTYLE/DISTKEY/SORTKEY (PostgreSQL cannot parse them; test_redshift.py parses the real files).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "warehouse"))
+from loadkit import sql_dir_without_redshift_table_attributes  # noqa: E402
+from servers import _create_database  # noqa: E402
+
+from multilevel import paths  # noqa: E402
+
+KINDS = ["duckdb", "postgres", "redshift"]
+
+
+@contextmanager
+def warehouse_url(kind: str, request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    """A URL of an empty warehouse of ``kind``; for Redshift, paths.SQL_DIR points at the stripped copy meanwhile."""
+    if kind == "duckdb":
+        yield f"duckdb:///{folder / 'warehouse.duckdb'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = _create_database(server)
+    if kind == "postgres":
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+        return
+    bouncer = request.getfixturevalue("pgbouncer")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(paths, "SQL_DIR", sql_dir_without_redshift_table_attributes(folder / "sql"))
+        # pgbouncer trusts every client; the password is there because RedshiftWarehouse requires one
+        yield f"redshift://postgres:test@{bouncer}/{name}?ssl=false&copy_mode=client"
+
+
+def comparable(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """A frame in a form that compares equal across warehouses: sorted by ``keys``, numbers as float, missing as
+    None (drivers differ in Decimal vs float, NaN vs None, int64 vs Int16, not in values)."""
+
+    def cell(v):
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            return None
+        if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+            return float(v)
+        return v
+
+    out = frame.astype(object).map(cell)
+    return out.sort_values(keys).reset_index(drop=True)
