@@ -39,8 +39,6 @@ class Dialect:
     # Statement that serialises loads of one object within a transaction: a %s placeholder binds the lock key (an
     # advisory lock), a {table} placeholder takes the table the load writes (a table lock, where there is no other).
     lock_sql: str = ""
-    # Whether the database enforces partial unique indexes (used to guard "one current row per key").
-    partial_indexes: bool = False
 
 
 def quote(name: str) -> str:
@@ -116,8 +114,9 @@ class Warehouse(ABC):
         rows, names = self._query_with_names(sql, params)
         return pd.DataFrame.from_records(rows, columns=names)
 
+    @abstractmethod
     def _query_with_names(self, sql: str, params: Sequence[Any] | None) -> tuple[list[tuple], list[str]]:
-        raise NotImplementedError
+        """Rows and column names of one query."""
 
     @contextmanager
     def transaction(self) -> Iterator[Warehouse]:

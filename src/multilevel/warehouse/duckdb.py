@@ -18,7 +18,7 @@ from multilevel.warehouse.base import Dialect, Warehouse
 
 log = logging.getLogger(__name__)
 
-DIALECT = Dialect(name="duckdb", lock_sql="", partial_indexes=False)
+DIALECT = Dialect(name="duckdb", lock_sql="")
 
 # DuckDB allows one writing process per file; another process waits this long for the file lock, then gives up
 # with a transient error (the CLI exits 75 and the orchestrator retries later).

@@ -33,9 +33,7 @@ log = logging.getLogger(__name__)
 
 # hashtext() maps the text key ("multilevel:eurostat:demo_r_pjangrp3") to the integer an advisory lock needs;
 # the _xact_ form is released by COMMIT/ROLLBACK, or by the server when the client dies.
-DIALECT = Dialect(
-    name="postgres", lock_sql="SELECT pg_advisory_xact_lock(hashtext(%s))", partial_indexes=True
-)
+DIALECT = Dialect(name="postgres", lock_sql="SELECT pg_advisory_xact_lock(hashtext(%s))")
 
 BATCH_ROWS = 64_000
 # A second loader of the same dataset waits for the first this long, then exits 75 and is retried later.

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DIALECT = Dialect(name="redshift", lock_sql="LOCK {table}", partial_indexes=False)
+DIALECT = Dialect(name="redshift", lock_sql="LOCK {table}")
 
 COPY_MODES = ("s3", "client")
 INSERT_ROWS = 1000  # rows per multi-row INSERT in client mode, at most ...
