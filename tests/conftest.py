@@ -24,15 +24,6 @@ def settings(tmp_path, monkeypatch) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-def standin_server():
-    """One small Eurostat API stand-in for the session (tests that revise data use their own, see `api`)."""
-    from multilevel.standin import StandIn
-
-    with StandIn(size="small") as server:
-        yield server
-
-
 @pytest.fixture
 def api(settings):
     """A fresh small stand-in per test (revisions and faults stay local), with `settings` pointed at it."""

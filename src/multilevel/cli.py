@@ -214,7 +214,7 @@ def harvest(settings, datasets, standin, standin_size, progress):
             settings = settings.model_copy(update={"eurostat_url": server.url})
             click.echo(f"using the local Eurostat API stand-in at {server.url}", err=True)
         client = EurostatClient.from_settings(settings)
-        _preflight(client, settings, codes[0])
+        _preflight(client)
         show = sys.stderr.isatty() if progress is None else progress
         for code in codes:
             result = _harvest_one(settings, code, client, show, harvest_dataset)
@@ -244,15 +244,15 @@ def _harvest_one(settings, code, client, show_bar, harvest_dataset):
             bar.render_finish()
 
 
-def _preflight(client, settings, code: str) -> None:
+def _preflight(client) -> None:
     """Fail fast and clearly when the API cannot be reached at all (offline machine, wrong URL)."""
     import requests
 
     try:
-        client.session.head(settings.eurostat_url, timeout=10, allow_redirects=False)
+        client.session.head(client.base_url, timeout=10, allow_redirects=False)
     except requests.RequestException as e:
         raise ApiUnavailable(
-            f"cannot reach the Eurostat API at {settings.eurostat_url} ({type(e).__name__}). "
+            f"cannot reach the Eurostat API at {client.base_url} ({type(e).__name__}). "
             "Offline? Run `make run STANDIN=1` (or `multilevel harvest --standin`) to harvest from the local "
             "stand-in, or set MULTILEVEL_EUROSTAT_URL to a reachable API."
         ) from None
