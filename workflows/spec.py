@@ -56,25 +56,31 @@ def workflow_metadata(title: str, description: str) -> Metadata:
     )
 
 
+def _duration_and_result(prefix: str, labels: list[MetricLabel], what: str, variables: str) -> list[Prometheus]:
+    """The two metrics every workflow run and every step reports.
+
+    ``what`` names the thing measured ("workflow run", "step"); ``variables`` is Argo's scope ("workflow." or "").
+    """
+    return [
+        Prometheus(
+            name=f"{prefix}_duration_seconds",
+            help=f"Duration of the {what} in seconds",
+            labels=labels,
+            gauge=Gauge(value=f"{{{{{variables}duration}}}}", realtime=False),
+        ),
+        Prometheus(
+            name=f"{prefix}_result_total",
+            help=f"{what.split()[0].capitalize()} runs by final status",
+            labels=labels + [MetricLabel(key="status", value=f"{{{{{variables}status}}}}")],
+            counter=Counter(value="1"),
+        ),
+    ]
+
+
 def workflow_metrics(prefix: str, **labels: str) -> Metrics:
     """Duration and result of every run, labelled (e.g. by dataset), for Prometheus."""
     metric_labels = [MetricLabel(key=k, value=v) for k, v in labels.items()]
-    return Metrics(
-        prometheus=[
-            Prometheus(
-                name=f"{prefix}_duration_seconds",
-                help="Duration of the workflow run in seconds",
-                labels=metric_labels,
-                gauge=Gauge(value="{{workflow.duration}}", realtime=False),
-            ),
-            Prometheus(
-                name=f"{prefix}_result_total",
-                help="Workflow runs by final status",
-                labels=metric_labels + [MetricLabel(key="status", value="{{workflow.status}}")],
-                counter=Counter(value="1"),
-            ),
-        ]
-    )
+    return Metrics(prometheus=_duration_and_result(prefix, metric_labels, "workflow run", "workflow."))
 
 
 def step_metrics(prefix: str, rows_field: str | None = None, **labels: str) -> Metrics:
@@ -95,20 +101,4 @@ def step_metrics(prefix: str, rows_field: str | None = None, **labels: str) -> M
                 counter=Counter(value=f"{{{{=jsonpath(outputs.result, '$.{rows_field}')}}}}"),
             )
         )
-    return Metrics(
-        prometheus=rows
-        + [
-            Prometheus(
-                name=f"{prefix}_duration_seconds",
-                help="Duration of the step in seconds",
-                labels=metric_labels,
-                gauge=Gauge(value="{{duration}}", realtime=False),
-            ),
-            Prometheus(
-                name=f"{prefix}_result_total",
-                help="Step runs by final status",
-                labels=metric_labels + [MetricLabel(key="status", value="{{status}}")],
-                counter=Counter(value="1"),
-            ),
-        ]
-    )
+    return Metrics(prometheus=rows + _duration_and_result(prefix, metric_labels, "step", ""))
