@@ -90,11 +90,6 @@ def test_offline_harvest_fails_fast_and_says_how_to_use_the_standin(settings):
     assert "cannot reach the Eurostat API" in done.stderr and "make run STANDIN=1" in done.stderr
 
 
-@pytest.mark.parametrize("command", ["plan", "download", "validate", "stage", "load", "record-failure", "harvest"])
-def test_every_step_documents_itself_with_an_example(settings, command):
-    assert "Example:" in run(settings, command, "--help").stdout
-
-
 def test_record_failure_works_when_the_plan_step_itself_failed(settings, tmp_path):
     missing_plan = f"{settings.stage_url}/eurostat/{DATASET}/wf-123/plan.json"
     run(settings, "record-failure", "--plan", missing_plan, "--reason", "plan step failed")

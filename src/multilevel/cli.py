@@ -1,13 +1,13 @@
 """The ``multilevel`` command: one subcommand per pipeline step, plus ``harvest``, ``ess load`` and ``report``.
 
 Each step reads and writes only the files or URLs named on its command line, so the same command runs here,
-in a test as a subprocess, or in its own container under Argo. Exit codes: 0 done, 75 transient failure (worth a
-retry: Argo's retryStrategy retries on it), 1 anything else.
+in a test as a subprocess, or in its own container under Argo. Exit codes, the same for every command (the root
+group maps them, so no command can forget it): 0 done, 75 transient failure (worth a retry: Argo's retryStrategy
+retries on it), 2 wrong command line (click's usage error), 1 anything else.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from multilevel.errors import EXIT_TERMINAL, ApiUnavailable, MultilevelError
+from multilevel.errors import EXIT_TERMINAL, ApiUnavailable, ConfigError, MultilevelError, TransientError
 from multilevel.settings import load_settings
 
 log = logging.getLogger("multilevel")
@@ -29,21 +29,19 @@ def setup_logging(level: str) -> None:
     )
 
 
-def step(func):
-    """Turn library errors into a one-line message and the exit code Argo's retryStrategy understands."""
+class StepGroup(click.Group):
+    """The root group: turns a library error raised by ANY subcommand (nested groups included) into a one-line
+    message and the exit code Argo's retryStrategy understands (errors.py: 75 transient, 1 terminal)."""
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def invoke(self, ctx: click.Context):
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except MultilevelError as e:
             click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
-
-    return wrapper
+            ctx.exit(e.exit_code)
 
 
-@click.group()
+@click.group(cls=StepGroup)
 @click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING.")
 @click.version_option(package_name="multilevel")
 @click.pass_context
@@ -75,7 +73,6 @@ def _plan(url: str):
 @click.option("--slices-out", type=click.Path(dir_okay=False, writable=True),
               help="Write the slice ids as a JSON list here ([] when unchanged), for Argo's withParam.")
 @click.pass_obj
-@step
 def plan(settings, dataset, run_id, out, slices_out):
     """Ask Eurostat whether DATASET changed; if so, plan one slice per code of its split dimension.
 
@@ -99,7 +96,6 @@ def plan(settings, dataset, run_id, out, slices_out):
 @click.option("--slice", "slice_id", required=True, help="Slice id from the plan.")
 @click.option("--out", required=True, help="Folder or URL prefix receiving the JSON-stat parts.")
 @click.pass_obj
-@step
 def download(settings, plan_url, slice_id, out):
     """Download one slice as JSON-stat, splitting requests the API refuses as too big.
 
@@ -117,7 +113,6 @@ def download(settings, plan_url, slice_id, out):
 @click.option("--raw", required=True, help="Folder or URL prefix written by `multilevel download`.")
 @click.option("--out", required=True, help="Parquet file (path or URL) to write the validated rows to.")
 @click.pass_obj
-@step
 def validate(settings, plan_url, slice_id, raw, out):
     """Parse a downloaded slice and check it (pandera) before anything is staged.
 
@@ -134,7 +129,6 @@ def validate(settings, plan_url, slice_id, raw, out):
 @click.option("--slice", "slice_id", required=True, help="Slice id from the plan.")
 @click.option("--in", "validated", required=True, help="Parquet file written by `multilevel validate`.")
 @click.pass_obj
-@step
 def stage(settings, plan_url, slice_id, validated):
     """Publish a validated slice into the run's folder of the stage (immutable once written).
 
@@ -149,7 +143,6 @@ def stage(settings, plan_url, slice_id, validated):
 @main.command()
 @click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
 @click.pass_obj
-@step
 def load(settings, plan_url):
     """Load every staged slice of a run into the warehouse in one transaction, keeping history.
 
@@ -167,7 +160,6 @@ def load(settings, plan_url):
 @click.option("--run-id", help="Run id, when there is no plan URL.")
 @click.option("--reason", default="run failed", help="What failed (shown in eurostat.load_log.message).")
 @click.pass_obj
-@step
 def record_failure(settings, plan_url, dataset, run_id, reason):
     """Record a failed run in eurostat.load_log (the Argo exit handler runs this).
 
@@ -191,7 +183,6 @@ def record_failure(settings, plan_url, dataset, run_id, reason):
 @click.option("--standin-size", type=click.Choice(["small", "full"]), default="full", show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 @click.pass_obj
-@step
 def harvest(settings, datasets, standin, standin_size, progress):
     """Run the whole harvest in-process for DATASETS (default: every configured dataset).
 
@@ -267,9 +258,16 @@ def standin_command(host, port, size):
 
     Example: multilevel standin --port 8765 & MULTILEVEL_EUROSTAT_URL=http://127.0.0.1:8765 multilevel harvest
     """
+    import errno
+
     from multilevel.standin import serve
 
-    serve(host, port, size)
+    try:
+        serve(host, port, size)
+    except OSError as e:  # bind failed: a busy port frees up later, a wrong host does not
+        if e.errno == errno.EADDRINUSE:
+            raise TransientError(f"port {port} on {host} is in use; stop the other server or pick --port") from None
+        raise ConfigError(f"cannot serve the stand-in on {host}:{port}: {e}") from None
 
 
 def _register_optional() -> None:
