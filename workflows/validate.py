@@ -1,7 +1,7 @@
 """Offline checks of Argo manifests: Argo v4.1.2's JSON Schema and CRD schemas (strict), and wiring.
 
-Used by the tests and by ``make helm-lint``. ``SCHEMA_DIR`` is ``../shared/argo-schema/v4.1.2`` beside the
-checkout (override with ``MULTILEVEL_ARGO_SCHEMA_DIR``).
+Used by the tests and by ``make helm-lint``. The schemas are vendored in ``vendor/argo-schema/v4.1.2`` (gzip,
+byte-for-byte from the v4.1.2 tag; see its MANIFEST.md).
 
 Strict means unknown keys are rejected: the upstream files leave ``additionalProperties`` open, so a typo
 (``activeDeadlineSecond``) would pass; we close every object that lists its properties. Known quirk: upstream
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import gzip
 import json
-import os
 import re
 from pathlib import Path
 
@@ -22,8 +22,7 @@ import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_SCHEMA_DIR = ROOT.parent / "shared" / "argo-schema" / "v4.1.2"
-SCHEMA_DIR = Path(os.environ.get("MULTILEVEL_ARGO_SCHEMA_DIR", SHARED_SCHEMA_DIR))
+SCHEMA_DIR = ROOT / "vendor" / "argo-schema" / "v4.1.2"
 ARGO_KINDS = {"Workflow", "WorkflowTemplate", "CronWorkflow"}
 CRD_FILES = {
     "Workflow": "argoproj.io_workflows.yaml",
@@ -51,20 +50,14 @@ def _close(node):
     return node
 
 
-def _schema_file(name: str) -> Path:
-    path = SCHEMA_DIR / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Argo schema file {path} is missing: check out the shared reference folder beside the repo "
-            "or set MULTILEVEL_ARGO_SCHEMA_DIR"
-        )
-    return path
+def _schema_text(name: str) -> str:
+    return gzip.decompress((SCHEMA_DIR / f"{name}.gz").read_bytes()).decode()
 
 
 @functools.cache
 def json_schema_validator(kind: str) -> jsonschema.protocols.Validator:
     """A strict validator for ``kind`` from Argo's ``schema.json`` (IntOrString widened, objects closed)."""
-    schema = json.loads(_schema_file("schema.json").read_text())
+    schema = json.loads(_schema_text("schema.json"))
     schema["definitions"][INT_OR_STRING] = {"anyOf": [{"type": "integer"}, {"type": "string"}]}
     _close(schema["definitions"])
     root = {
@@ -79,7 +72,7 @@ def json_schema_validator(kind: str) -> jsonschema.protocols.Validator:
 @functools.cache
 def crd_validator(kind: str) -> jsonschema.protocols.Validator:
     """A strict validator for ``kind`` from the openAPIV3Schema of Argo's full CRD."""
-    crd = yaml.load(_schema_file(f"crds-full/{CRD_FILES[kind]}").read_text(), Loader=_LOADER)
+    crd = yaml.load(_schema_text(f"crds-full/{CRD_FILES[kind]}"), Loader=_LOADER)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1")
     schema = _close(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
     return jsonschema.Draft7Validator(schema)
