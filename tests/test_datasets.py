@@ -38,3 +38,65 @@ def test_bad_configuration_is_a_clear_error(tmp_path, text, fragment):
 def test_unknown_dataset_names_the_known_ones():
     with pytest.raises(ConfigError, match="demo_r_pjangrp3"):
         get_dataset("nope")
+
+
+# --- strict validation: every mistake names the file, the entry and the key ----------------------------------------
+ENTRY = "datasets:\n  - code: demo_r_pjangrp3\n    split: age\n"
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    ("    nonegative: true\n", ["entry 1 (demo_r_pjangrp3)", "unknown key 'nonegative'", "did you mean 'nonnegative'"]),
+    ("    nonnegative: 'yes'\n", ["entry 1 (demo_r_pjangrp3)", "key 'nonnegative'", "valid boolean"]),
+    ("    filters: [age]\n", ["key 'filters'", "valid dictionary"]),
+    ("    filters: {age: Y10}\n", ["key 'filters.age'", "valid list"]),
+    ("    filters: {age: []}\n", ["key 'filters'", "lists no codes"]),
+    ("    description: 12\n", ["key 'description'", "valid string"]),
+    ("    schedule: '30 11 * *'\n", ["key 'schedule'", "has 4 fields; it needs 5"]),
+    ("    schedule: ['30 25 * * *']\n", ["key 'schedule'", "hour '25' is not a number from 0 to 23"]),
+    ("    schedule: ['*/0 * * * *']\n", ["minute step '0' must be a positive number"]),
+    ("    schedule: ['0 12 * * MON-XYZ']\n", ["day of week 'XYZ'"]),
+    ("    schedule: []\n", ["key 'schedule'", "at least 1 item"]),
+    ("    split: geo\n", ["key 'split' appears twice"]),
+])
+def test_every_mistake_in_an_entry_names_file_entry_and_key(tmp_path, extra, fragments):
+    path = tmp_path / "datasets.yaml"
+    path.write_text(ENTRY + extra)
+    with pytest.raises(ConfigError) as info:
+        load_datasets(path)
+    assert str(path) in str(info.value)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (b"", "is empty"),
+    (b"   \n# only a comment\n", "is empty"),
+    (b"\xff\xfe d\x00a\x00", "is not UTF-8 text (byte 0, line 1)"),
+    (ENTRY.replace("age", "\xe2ge").encode("latin-1"), "is not UTF-8 text"),
+    (b"- code: x\n", "must be a mapping with a `datasets:` list, not a list"),
+    (b"datasets: []\n", "at least 1 item"),
+    (b"dataset:\n  - code: x\n    split: age\n", "unknown key 'dataset' (did you mean 'datasets'?)"),
+    (b"datasets:\n  - code: a\n    split: age\n  - code: [b\n", "is not valid YAML"),
+    (b"datasets:\n  - demo_r_pjangrp3\n", "entry 1 must be a mapping of keys (code, split"),
+])
+def test_bad_files_are_clear_errors(tmp_path, data, fragment):
+    path = tmp_path / "datasets.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_datasets(path)
+    assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+@pytest.mark.parametrize("schedule", ["0 12 * * 1", "*/15 6-18 1,15 JAN-MAR,DEC MON-FRI", "0 0 ? * SUN", "@daily",
+                                      "@every 6h", "5 4 * * 7"])
+def test_valid_cron_schedules_pass(tmp_path, schedule):
+    path = tmp_path / "datasets.yaml"
+    path.write_text(ENTRY + f"    schedule: '{schedule}'\n")
+    assert load_datasets(path)[0].schedule == [schedule]
+
+
+def test_numeric_filter_codes_are_read_as_text_and_the_packaged_file_is_strictly_valid(tmp_path):
+    path = tmp_path / "datasets.yaml"
+    path.write_text(ENTRY + "    filters: {time: [2020, 2021]}\n")
+    assert load_datasets(path)[0].filters == {"time": ["2020", "2021"]}
+    assert load_datasets()  # the shipped configuration passes the strict schema

@@ -13,6 +13,7 @@ them to exit codes, so that Argo's ``retryStrategy`` retries only what may succe
         ├── ApiError              the API answered with an error body (4xx)
         ├── ExtractionTooBig      a 413 that cannot be split any further
         ├── ParseError            a body that is not the JSON-stat / SDMX we expect
+        ├── StructureChanged      the dataset's dimensions differ from the plan or the loaded table
         ├── ValidationFailed      a pandera check failed (names the rows and the rule)
         ├── StageError            a staged object is missing, changed or corrupt
         ├── WarehouseError        SQL failed for a reason a retry will not fix
@@ -71,6 +72,10 @@ class ExtractionTooBig(TerminalError):
 
 class ParseError(TerminalError):
     """A response body is not in the expected format."""
+
+
+class StructureChanged(TerminalError):
+    """The dataset's dimensions differ from what was planned or loaded; the message names what changed."""
 
 
 class ValidationFailed(TerminalError):

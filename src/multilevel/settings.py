@@ -48,6 +48,11 @@ class Settings(BaseSettings):
 
     # Validation: a slice may shrink by at most this fraction compared with the rows currently loaded.
     max_row_drop_fraction: float = Field(0.05, ge=0, le=1)
+    # Split codes that vanished from the API close their current rows; over max_row_drop_fraction of the current view
+    # that fails (a partial answer from an overloaded API), unless this says Eurostat really dropped them (one run).
+    accept_vanished_codes: bool = False
+    # An UPDATE_DATA older than the last load is a stale mirror or cache and is refused, unless this is set (one run).
+    accept_older_data: bool = False
 
     # Redshift: the role COPY assumes to read the stage bucket (no access keys in SQL, ever).
     redshift_iam_role: str | None = None

@@ -141,8 +141,8 @@ def test_a_slice_much_smaller_than_last_time_fails_validation(settings, api, mon
 
     real = steps.parse_parts
 
-    def half(raw):
-        frame, labels = real(raw)
+    def half(raw, *args):
+        frame, labels = real(raw, *args)
         return frame.iloc[: len(frame) // 2], labels
 
     monkeypatch.setattr(steps, "parse_parts", half)

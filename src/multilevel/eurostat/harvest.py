@@ -16,7 +16,7 @@ from pathlib import Path
 from multilevel.datasets import load_datasets
 from multilevel.errors import MultilevelError
 from multilevel.eurostat.client import EurostatClient
-from multilevel.eurostat.plan import Plan
+from multilevel.eurostat.plan import Plan, new_run_id
 from multilevel.eurostat.steps import (
     download_step,
     load_step,
@@ -54,7 +54,12 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     ``progress(done, total, message)`` is called after each slice (a log line or a progress bar).
     """
     client = client or EurostatClient.from_settings(settings)
-    outcome = plan_step(settings, code, client=client)
+    run_id = new_run_id()
+    try:
+        outcome = plan_step(settings, code, run_id=run_id, client=client)
+    except MultilevelError as e:
+        _record_failure(settings, code.lower(), run_id, e)
+        raise
     plan = outcome.plan
     if not plan.changed:
         return HarvestResult(plan.dataset, plan.run_id, "unchanged")
@@ -72,10 +77,20 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
                 pool.shutdown(wait=True, cancel_futures=True)
         result = load_step(settings, plan)
     except MultilevelError as e:
-        record_failure_step(settings, plan.dataset, plan.run_id, str(e), update_data=plan.update_data,
-                            update_structure=plan.update_structure)
+        _record_failure(settings, plan.dataset, plan.run_id, e, plan)
         raise
     return HarvestResult(plan.dataset, plan.run_id, result.status, result)
+
+
+def _record_failure(settings: Settings, dataset: str, run_id: str, error: MultilevelError,
+                    plan: Plan | None = None) -> None:
+    """Write the failure to load_log; if the warehouse itself is what failed, say so in the log and go on."""
+    try:
+        record_failure_step(settings, dataset, run_id, str(error),
+                            update_data=plan.update_data if plan else None,
+                            update_structure=plan.update_structure if plan else None)
+    except MultilevelError as also:
+        log.warning("could not record the failure of %s run %s in load_log: %s", dataset, run_id, also)
 
 
 def dataset_codes(settings: Settings, codes: list[str] | tuple[str, ...]) -> list[str]:

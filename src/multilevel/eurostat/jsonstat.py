@@ -136,7 +136,7 @@ def _decode(body: bytes | str) -> dict:
     else:
         raise ParseError(f"parse_jsonstat expects bytes, str or dict, not {type(body).__name__}")
     try:
-        doc = json.loads(source)
+        doc = json.loads(source, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as e:
         hint = (
             " (it looks like HTML: an error or 'sorry' page, not data)"
@@ -150,6 +150,28 @@ def _decode(body: bytes | str) -> dict:
     if not isinstance(doc, dict):
         raise ParseError(f"the body is JSON but a {type(doc).__name__}, not a JSON-stat dataset object")
     return doc
+
+
+def _reject_constant(literal: str):
+    """NaN, Infinity and -Infinity are not JSON (RFC 8259); Python's parser accepts them unless told not to."""
+    raise ValueError(f"non-standard JSON number {literal} (JSON has no NaN or Infinity)")
+
+
+def _check_finite(vals: np.ndarray, items: list | Any, name: str) -> None:
+    """Reject NaN or infinite values: only ``null`` may mark a cell without a value.
+
+    Whatever decoder produced ``items`` (one that accepts the NaN literal, or a huge exponent that overflows to
+    infinity), a non-finite float must not pass as a missing value: it would silently drop the observation.
+    """
+    finite = np.isfinite(vals)
+    if finite.all():
+        return
+    nulls = sum(1 for v in items if v is None)
+    if np.isinf(vals).any() or int((~finite).sum()) != nulls:
+        raise ParseError(
+            f"JSON-stat {name}: 'value' holds NaN or an infinite number, which JSON does not allow; only null marks "
+            "a missing value. The body is corrupt: download it again, and report it if it persists"
+        )
 
 
 def _dataset_name(doc: dict) -> str:
@@ -320,12 +342,14 @@ def _values(doc: dict, total: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(raw, dict):
         idx = _sparse_keys(raw, total, "value", name)
         vals = _as_float(raw.values(), len(raw), "value", name)
+        _check_finite(vals, raw.values(), name)
     elif isinstance(raw, list):
         if len(raw) != total:
             raise ParseError(
                 f"JSON-stat {name}: 'value' array has {len(raw)} entries but 'size' gives {total} cells"
             )
         vals = _as_float(raw, len(raw), "value", name)
+        _check_finite(vals, raw, name)
         idx = np.arange(total, dtype=np.int64)
     else:
         raise ParseError(f"JSON-stat {name}: 'value' must be an object or an array, got {type(raw).__name__}")

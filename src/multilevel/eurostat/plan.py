@@ -19,8 +19,9 @@ from multilevel.eurostat.client import EurostatClient
 
 log = logging.getLogger(__name__)
 
-SLICE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# Slice and run ids become path segments of the stage: they start with a letter or digit, so '.' and '..' never match.
+SLICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Plan:
     slices: list[Slice] = field(default_factory=list)
     # Codes present per dimension that a too-big slice may be split on (geo by country, then time).
     split_codes: dict[str, list[str]] = field(default_factory=dict)
+    # Every dimension the content constraint lists (lower case, time as ``time``): the shape each body must have.
+    dimensions: list[str] = field(default_factory=list)
 
     def slice(self, slice_id: str) -> Slice:
         for s in self.slices:
@@ -66,6 +69,15 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it can name a run's stage folder, else raise ConfigError (``..`` never can)."""
+    if not RUN_ID.match(run_id or "") or ".." in run_id:
+        raise ConfigError(
+            f"run id {run_id!r} must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return run_id
+
+
 def make_plan(
     client: EurostatClient,
     dataset: Dataset,
@@ -76,9 +88,7 @@ def make_plan(
     run_id: str | None = None,
 ) -> Plan:
     """Ask the API whether ``dataset`` changed since ``last_loaded``; if so, list one slice per split code."""
-    run_id = run_id or new_run_id()
-    if not RUN_ID.match(run_id):
-        raise ConfigError(f"run id {run_id!r} must be 1-128 letters, digits, '.', '_' or '-'")
+    run_id = check_run_id(run_id or new_run_id())
     flow = client.dataflow(dataset.code)
     plan = Plan(dataset.code, run_id, True, flow.update_data, flow.update_structure, dataset.split,
                 datetime.now(UTC).isoformat(timespec="seconds"))
@@ -108,5 +118,6 @@ def make_plan(
             expected_min_rows=int(previous * (1 - max_row_drop_fraction)) if previous else None,
         ))
     plan.split_codes = {dim: present[dim] for dim in ("geo", "time") if dim in present}
+    plan.dimensions = list(present)
     log.info("plan %s run %s: %d slices by %s", dataset.code, run_id, len(plan.slices), dataset.split)
     return plan

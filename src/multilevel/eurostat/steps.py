@@ -24,12 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from multilevel.datasets import get_dataset
-from multilevel.errors import StageError, ValidationFailed
+from multilevel.errors import ParseError, StageError, ValidationFailed
 from multilevel.ess.views import create_context_views, missing_sources
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.download import download_slice
+from multilevel.eurostat.guards import check_body, check_not_older, check_vanished_codes, check_warehouse_structure
 from multilevel.eurostat.jsonstat import parse_jsonstat
-from multilevel.eurostat.plan import Plan, make_plan
+from multilevel.eurostat.plan import Plan, check_run_id, make_plan
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.validate.eurostat import validate_slice
@@ -40,6 +41,7 @@ from multilevel.warehouse.history import (
     ensure_schema,
     last_successful_load,
     load_run,
+    loaded_dimensions,
     now_utc,
     record_run,
 )
@@ -72,6 +74,8 @@ class PlanOutcome:
 def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = None, out: str | None = None,
               client: EurostatClient | None = None) -> PlanOutcome:
     dataset = get_dataset(dataset_code, settings.datasets_file)
+    if run_id:
+        check_run_id(run_id)
     if run_id:  # a retried plan step of the same run keeps the plan it already wrote (run files are immutable)
         url = out or default_plan_url(settings, dataset.code, run_id)
         store, key = split_url(url)
@@ -92,10 +96,30 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
                 record_run(wh, dataset.code, plan.run_id, "unchanged", started_at=started_at,
                            update_data=plan.update_data, update_structure=plan.update_structure)
             return PlanOutcome(plan, None)
+        check_plan(settings, plan, last, counts, loaded_dimensions(wh, dataset.code))
     url = out or default_plan_url(settings, dataset.code, plan.run_id)
     store, key = split_url(url)
     store.put_immutable(key, plan.to_json())
     return PlanOutcome(plan, url)
+
+
+def check_plan(settings: Settings, plan: Plan, last: tuple[str | None, str | None] | None, counts: dict[str, int],
+               loaded: list[str]) -> None:
+    """Refuse a plan that would leave the current view wrong: older data, no slice, another shape, vanished codes."""
+    if last is not None and not settings.accept_older_data:
+        check_not_older(plan.dataset, plan.update_data, last[0], what="the dataflow",
+                        setting="MULTILEVEL_ACCEPT_OLDER_DATA")
+    if not plan.slices:
+        wanted = get_dataset(plan.dataset, settings.datasets_file).filters.get(plan.split)
+        among = f" among those datasets.yaml's filters select ({', '.join(wanted)})" if wanted else ""
+        raise ParseError(
+            f"{plan.dataset}: nothing to harvest: the API's content constraint lists no code of the split dimension "
+            f"{plan.split}{among}. A partial answer from an overloaded API is the usual cause: run again later; "
+            "if the filters are wrong, fix them in datasets.yaml"
+        )
+    check_warehouse_structure(plan, loaded)
+    check_vanished_codes(plan, counts, max_fraction=settings.max_row_drop_fraction,
+                         accept=settings.accept_vanished_codes)
 
 
 # --- download --------------------------------------------------------------------------------------------------
@@ -113,11 +137,19 @@ def download_step(settings: Settings, plan: Plan, slice_id: str, out: str,
 
 
 # --- validate --------------------------------------------------------------------------------------------------
-def parse_parts(raw: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_parts(raw: Store, plan: Plan | None = None, settings: Settings | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse every downloaded part; with ``plan``, each must be the planned dataset, shape and (not older) version."""
     count = json.loads(raw.read_bytes("parts.json"))["parts"]
     frames, labels = [], []
     for n in range(count):
         parsed = parse_jsonstat(gzip.decompress(raw.read_bytes(f"part-{n:04d}.json.gz")))
+        if plan is not None:
+            where = f"part {n} under {raw.url}"
+            check_body(plan, parsed.dataset, parsed.dimensions, where)
+            if not (settings and settings.accept_older_data):
+                check_not_older(plan.dataset, parsed.update_data, plan.update_data, what=where,
+                                setting="MULTILEVEL_ACCEPT_OLDER_DATA")
         frames.append(parsed.frame)
         labels.append(parsed.labels)
     if not frames:
@@ -144,8 +176,8 @@ def validate_step(settings: Settings, plan: Plan, slice_id: str, raw: str, out: 
     """Parse the downloaded parts, check them, write one Parquet file. Returns the row count."""
     dataset = get_dataset(plan.dataset, settings.datasets_file)
     slice_ = plan.slice(slice_id)
-    frame, labels = parse_parts(open_store(raw))
-    validate_slice(frame, dataset, expected_min_rows=slice_.expected_min_rows)
+    frame, labels = parse_parts(open_store(raw), plan, settings)
+    validate_slice(frame, dataset, expected_min_rows=slice_.expected_min_rows, filters=slice_.filters)
     store, key = split_url(out)
     store.write_bytes(key, frame_to_parquet(frame, labels))
     log.info("validate %s slice %s: %d rows ok", plan.dataset, slice_id, len(frame))
@@ -236,6 +268,7 @@ def failed_run_of(plan_url: str) -> tuple[str, str, str | None, str | None]:
 
 def record_failure_step(settings: Settings, dataset: str, run_id: str, reason: str, *,
                         update_data: str | None = None, update_structure: str | None = None) -> None:
+    check_run_id(run_id)
     with connect(settings.warehouse_url, settings) as wh:
         ensure_schema(wh)
         with wh.transaction():

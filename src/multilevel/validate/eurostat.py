@@ -15,6 +15,8 @@ Rules:
 ``value_finite``     value is a finite number, or NULL with a flag (``:`` or ``|C`` cells)
 ``value_nonnegative`` value >= 0, only for datasets configured ``nonnegative: true``
 ``min_rows``         at least ``expected_min_rows`` rows (the caller derives it from the last load)
+``slice_membership`` every row belongs to the slice: its split code and filters (an API that ignores a filter
+                     would otherwise stage the same cells in several slices)
 ==================== =====================================================================================
 """
 
@@ -79,6 +81,8 @@ FIXES = {
     "check the body for inf or empty cells",
     "value_nonnegative": "the dataset is configured nonnegative: true; check the unit and the source, or set "
     "nonnegative: false in datasets.yaml if negative values are genuine",
+    "slice_membership": "the API answered rows outside the requested slice (it ignored the split or a filter): "
+    "nothing was staged; download the slice again, and check the filters in datasets.yaml if it persists",
     "min_rows": "far fewer rows than the last load: check the filters and the API answer; if the drop is "
     "genuine, raise MULTILEVEL_MAX_ROW_DROP_FRACTION for one run",
 }
@@ -162,7 +166,11 @@ def _rule_name(check: str) -> str:
 
 
 def validate_slice(
-    frame: pd.DataFrame, dataset: Dataset, *, expected_min_rows: int | None = None
+    frame: pd.DataFrame,
+    dataset: Dataset,
+    *,
+    expected_min_rows: int | None = None,
+    filters: dict[str, list[str]] | None = None,
 ) -> pd.DataFrame:
     """Check a parsed slice and return it unchanged, or raise ValidationFailed listing every failed rule.
 
@@ -171,6 +179,8 @@ def validate_slice(
         dataset: the configured dataset (its code names the data in messages; ``nonnegative`` adds a rule).
         expected_min_rows: fail when the frame has fewer rows (the caller derives it from the last load and
             ``max_row_drop_fraction``); None skips the rule.
+        filters: the slice's selection, ``{dimension: [codes]}`` (``time`` selects time_period); every row must
+            fall inside it. None skips the rule.
     """
     missing = [c for c in (TIME_COLUMN, VALUE_COLUMN, FLAG_COLUMN) if c not in frame.columns]
     if missing or len(key_columns(frame)) < 2:
@@ -185,6 +195,8 @@ def validate_slice(
         build_schema(work, dataset).validate(work, lazy=True, inplace=True)
     except SchemaErrors as e:
         failures.extend(_collect(e.failure_cases, work))
+    if filters:
+        failures.extend(_outside_slice(work, filters))
     if expected_min_rows is not None and len(work) < expected_min_rows:
         failures.append(
             RuleFailure(
@@ -201,6 +213,28 @@ def validate_slice(
         raise err
     log.debug("dataset %s: %d rows passed validation", dataset.code, len(work))
     return frame
+
+
+def _outside_slice(frame: pd.DataFrame, filters: dict[str, list[str]]) -> list[RuleFailure]:
+    """Rows whose code of a filtered dimension is not one the slice asked for (or a filtered dimension missing)."""
+    outside = np.zeros(len(frame), dtype=bool)
+    missing = []
+    for dim, codes in filters.items():
+        column = TIME_COLUMN if dim == "time" else dim
+        if column not in frame.columns:
+            missing.append(dim)
+            continue
+        outside |= ~frame[column].isin(codes).to_numpy()
+    if missing:
+        return [RuleFailure("slice_membership", len(frame), None,
+                            f"the body has no dimension {', '.join(missing)} that the slice selects on")]
+    if not outside.any():
+        return []
+    rows = np.flatnonzero(outside)
+    wanted = "; ".join(f"{dim} in {'+'.join(codes[:5])}{'+...' if len(codes) > 5 else ''}"
+                       for dim, codes in filters.items())
+    examples = frame.iloc[rows[:MAX_EXAMPLES]]
+    return [RuleFailure("slice_membership", len(rows), examples, f"the slice asked for {wanted}")]
 
 
 def _collect(cases: pd.DataFrame, frame: pd.DataFrame) -> list[RuleFailure]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from multilevel.datasets import check_identifier
-from multilevel.errors import StageError, WarehouseError
+from multilevel.errors import StageError, StructureChanged, ValidationFailed
 from multilevel.stage import Store
 from multilevel.warehouse.base import Warehouse, qualified, quote
 
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "eurostat"
 VALUE_COLUMNS = ["time_period", "value", "flag"]
+HISTORY_COLUMNS = ["valid_from", "valid_to", "source_updated", "run_id"]
+MAX_DUPLICATE_EXAMPLES = 5
 
 
 @dataclass
@@ -84,6 +86,37 @@ def current_counts(wh: Warehouse, dataset: str, split: str) -> dict[str, int]:
     return {code: int(n) for code, n in rows}
 
 
+def loaded_dimensions(wh: Warehouse, dataset: str) -> list[str]:
+    """The dimension columns of the dataset's history table ([] when it was never loaded)."""
+    check_identifier(dataset, "dataset")
+    if not wh.relation_exists(SCHEMA, f"{dataset}_history"):
+        return []
+    return [c for c in wh.columns_of(SCHEMA, f"{dataset}_history") if c not in VALUE_COLUMNS + HISTORY_COLUMNS]
+
+
+def check_no_duplicate_keys(wh: Warehouse, f: dict[str, str], dataset: str, run_id: str) -> None:
+    """Every key must appear once in the staged run: overlapping slices would give a key several current rows.
+
+    Checked in SQL on the staging table before the merge, so DuckDB and Redshift (no unique index) behave as
+    PostgreSQL (whose partial unique index would reject it only halfway through the merge).
+    """
+    rows = wh.query(
+        f"SELECT {f['key_columns']}, count(*) AS n FROM {f['staging']} GROUP BY {f['key_columns']} "
+        f"HAVING count(*) > 1 ORDER BY {f['key_columns']} LIMIT {MAX_DUPLICATE_EXAMPLES + 1}"
+    )
+    if rows:
+        total = wh.query(
+            f"SELECT count(*) FROM (SELECT {f['key_columns']} FROM {f['staging']} GROUP BY {f['key_columns']} "
+            "HAVING count(*) > 1) AS d"
+        )[0][0]
+        shown = "; ".join(" ".join(str(v) for v in r[:-1]) + f" ({r[-1]} times)" for r in rows[:MAX_DUPLICATE_EXAMPLES])
+        raise ValidationFailed(
+            f"run {run_id} of {dataset}: {total} key(s) arrive more than once across the staged slices, e.g. {shown}. "
+            "The slices overlap (the API ignored a filter, or a slice was staged twice); nothing was loaded. "
+            "Check the split dimension and filters in datasets.yaml, then harvest again."
+        )
+
+
 def record_run(wh: Warehouse, dataset: str, run_id: str, status: str, *, started_at: datetime,
                update_data: str | None = None, update_structure: str | None = None,
                counts: tuple[int, int, int, int] = (0, 0, 0, 0), message: str | None = None) -> None:
@@ -118,11 +151,15 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
 
         wh.run_sql_file("eurostat/history_table.sql", **f)
         existing = wh.columns_of(SCHEMA, f"{dataset}_history")
-        expected = dimensions + VALUE_COLUMNS + ["valid_from", "valid_to", "source_updated", "run_id"]
-        if existing != expected:
-            raise WarehouseError(
-                f"eurostat.{dataset}_history has columns {existing} but run {run_id} has dimensions {dimensions}: "
-                "the dataset's structure changed. Rename the old table (to keep its history) and load again."
+        loaded = [c for c in existing if c not in VALUE_COLUMNS + HISTORY_COLUMNS]
+        if sorted(loaded) != sorted(dimensions) or existing[len(loaded):] != VALUE_COLUMNS + HISTORY_COLUMNS:
+            added = [d for d in dimensions if d not in loaded]
+            removed = [d for d in loaded if d not in dimensions]
+            raise StructureChanged(
+                f"{dataset} changed structure: run {run_id} has dimensions {', '.join(dimensions)}, "
+                f"eurostat.{dataset}_history has {', '.join(loaded)} (added: {', '.join(added) or 'none'}; removed: "
+                f"{', '.join(removed) or 'none'}). Keep the old history with ALTER TABLE eurostat.{dataset}_history "
+                f"RENAME TO {dataset}_history_old (and drop the view eurostat.{dataset}), then harvest again."
             )
         wh.run_sql_file("eurostat/current_view.sql", **f)
         wh.run_sql_file("eurostat/staging_table.sql", **f)
@@ -133,6 +170,7 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
             raise StageError(
                 f"run {run_id} of {dataset}: manifest promises {expected_rows} rows, files hold {received}"
             )
+        check_no_duplicate_keys(wh, f, dataset, run_id)
         load_time = now_utc()
         closed = wh.run_sql_file("eurostat/close_changed.sql", (load_time,), **f)
         inserted = wh.run_sql_file(

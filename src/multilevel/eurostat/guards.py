@@ -1,0 +1,119 @@
+"""Checks that keep a misbehaving API answer out of the current view.
+
+A flaky, overloaded or stale API can answer in ways that parse and validate cell by cell yet would leave
+``eurostat.<dataset>`` wrong: a body for another dataset, a dimension more or less, split codes missing from a
+partial content constraint, an older ``UPDATE_DATA`` from a stale mirror. Each check here turns one of them into a
+clear error before anything is staged or loaded (the history would keep the old rows, but every user of the current
+view would see wrong data and nothing would warn).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from multilevel.errors import ApiUnavailable, ParseError, StructureChanged, ValidationFailed
+from multilevel.eurostat.plan import Plan
+
+log = logging.getLogger(__name__)
+
+TIME_DIMENSION = "time"
+
+
+def parse_update_time(text: str | None) -> datetime | None:
+    """Eurostat's annotation dates (``2026-02-26T23:00:00+0100``) as aware datetimes; None if absent or odd."""
+    if not text:
+        return None
+    for parse in (datetime.fromisoformat, lambda t: datetime.strptime(t, "%Y-%m-%dT%H:%M:%S%z")):
+        try:
+            moment = parse(text)
+        except ValueError:
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    log.warning("cannot read the date %r; its order is not checked", text)
+    return None
+
+
+def check_not_older(dataset: str, answered: str | None, known: str | None, *, what: str, setting: str) -> None:
+    """Refuse data whose UPDATE_DATA is older than what we already have (a stale mirror or cache)."""
+    new, old = parse_update_time(answered), parse_update_time(known)
+    if new is not None and old is not None and new < old:
+        raise ApiUnavailable(
+            f"{dataset}: {what} says UPDATE_DATA {answered}, older than {known} (already loaded or planned): the "
+            "API answered from a stale mirror or cache. Nothing was loaded; run again later. If Eurostat really "
+            f"withdrew the newer data, set {setting}=true for one run."
+        )
+
+
+def dimensions_changed(dataset: str, before: list[str], after: list[str], *, where: str, fix: str) -> str | None:
+    """A sentence naming the dimensions added and removed between ``before`` and ``after`` (None if the same)."""
+    added = [d for d in after if d not in before]
+    removed = [d for d in before if d not in after]
+    if not added and not removed:
+        return None
+    parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
+    return (
+        f"{dataset} changed structure: dimension(s) {'; '.join(parts)} ({where}: {', '.join(before)}; now: "
+        f"{', '.join(after)}). {fix}"
+    )
+
+
+def check_warehouse_structure(plan: Plan, loaded: list[str]) -> None:
+    """The dimensions the API lists now must be those of the loaded history table (``loaded``, time excluded)."""
+    planned = [d for d in plan.dimensions if d != TIME_DIMENSION]
+    if not loaded or not planned:
+        return
+    change = dimensions_changed(
+        plan.dataset, loaded, planned, where=f"eurostat.{plan.dataset}_history has",
+        fix=f"The history table cannot take the new shape: keep the old history with ALTER TABLE "
+        f"eurostat.{plan.dataset}_history RENAME TO {plan.dataset}_history_old (and drop the view "
+        f"eurostat.{plan.dataset}), then harvest again.",
+    )
+    if change:
+        raise StructureChanged(change)
+
+
+def check_body(plan: Plan, body_dataset: str | None, dimensions: list[str], where: str) -> None:
+    """A body must be the planned dataset and have the planned dimensions (time excluded)."""
+    if body_dataset is not None and body_dataset != plan.dataset:
+        raise ParseError(
+            f"{where}: the API answered with dataset {body_dataset} for a request of {plan.dataset} (a misrouted or "
+            "cached answer); nothing was staged. Download the slice again; report it to Eurostat if it persists."
+        )
+    planned = [d for d in plan.dimensions if d != TIME_DIMENSION]
+    if planned:
+        change = dimensions_changed(
+            plan.dataset, planned, dimensions, where=f"the plan of run {plan.run_id} (content constraint) lists",
+            fix=f"{where} does not fit the plan; if Eurostat changed the dataset's structure meanwhile, plan a new "
+            "run.",
+        )
+        if change:
+            raise StructureChanged(change)
+
+
+def check_vanished_codes(plan: Plan, current_counts: dict[str, int], *, max_fraction: float, accept: bool) -> None:
+    """Split codes with current rows that the API no longer lists close all those rows: refuse over the threshold.
+
+    An overloaded API may answer a partial or stale content constraint; treating its missing codes as deleted would
+    empty most of the current view. Like a shrinking slice, the rows they hold may drop by ``max_fraction`` of the
+    current rows at most, unless ``accept`` (MULTILEVEL_ACCEPT_VANISHED_CODES) says Eurostat really dropped them.
+    """
+    planned = {s.id for s in plan.slices}
+    vanished = {code: n for code, n in sorted(current_counts.items()) if code not in planned and n}
+    if not vanished:
+        return
+    total = sum(current_counts.values())
+    rows = sum(vanished.values())
+    names = ", ".join(f"{code} ({n} rows)" for code, n in list(vanished.items())[:10])
+    more = f" and {len(vanished) - 10} more" if len(vanished) > 10 else ""
+    if accept or rows <= total * max_fraction:
+        log.warning("%s: %d code(s) of %s vanished from the API, their %d current rows will be closed: %s%s",
+                    plan.dataset, len(vanished), plan.split, rows, names, more)
+        return
+    raise ValidationFailed(
+        f"{plan.dataset}: {len(vanished)} code(s) of {plan.split} with current rows vanished from the API's content "
+        f"constraint: {names}{more}. Loading would close {rows} of {total} current rows "
+        f"({rows / total:.0%}, more than MULTILEVEL_MAX_ROW_DROP_FRACTION={max_fraction}). A partial answer from an "
+        "overloaded API is the usual cause: run again later. If Eurostat really dropped these codes, set "
+        "MULTILEVEL_ACCEPT_VANISHED_CODES=true for one run."
+    )

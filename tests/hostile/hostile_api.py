@@ -1,0 +1,186 @@
+"""A hostile Eurostat API for the tests: the stand-in behind a proxy that breaks its answers on purpose.
+
+``HostileApi`` forwards every request to a real ``StandIn`` (so URLs, bodies and revisions are the real stand-in's)
+and rewrites the answers of the scenario a test selects with ``use(name, **options)``; ``use("honest")`` (the
+default) passes everything through. Scenarios, and the misbehaviour each stands for:
+
+===================  =============================================================================================
+``ignore_split``     data requests lose the split dimension's filter: every slice answers the whole cube
+``other_dataset``    data bodies claim another dataset (``extension.id``)
+``drop_dimension``   data bodies lack dimension ``dim`` (a size-1 dimension, removed consistently)
+``extra_dimension``  data bodies and the content constraint gain dimension ``dim`` (size 1, code ``code``)
+``vanish_codes``     the content constraint lists only the first ``keep`` codes of dimension ``dim``
+``stale_dataflow``   the dataflow's UPDATE_DATA is ``date`` (older than what was loaded: a stale mirror)
+``stale_body``       data bodies' UPDATE_DATA is ``date``
+``nan``              one value of each data body is the literal ``NaN`` (``literal`` picks Infinity etc.)
+``long_code``        code ``code`` of dimension ``dim`` becomes ``length`` characters long in data bodies
+``long_label``       the label of code ``code`` of dimension ``dim`` becomes ``length`` characters long
+``html200``          data requests answer an HTML page with HTTP 200 (a portal page instead of data)
+===================  =============================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+
+from multilevel.standin import StandIn
+
+SCENARIOS = {
+    "honest": set(),
+    "ignore_split": {"dim"},
+    "other_dataset": {"code"},
+    "drop_dimension": {"dim"},
+    "extra_dimension": {"dim", "code"},
+    "vanish_codes": {"dim", "keep"},
+    "stale_dataflow": {"date"},
+    "stale_body": {"date"},
+    "nan": {"literal"},
+    "long_code": {"dim", "code", "length"},
+    "long_label": {"dim", "code", "length"},
+    "html200": set(),
+}
+HTML = b"<!DOCTYPE html><html><head><title>Eurostat</title></head><body><h1>Welcome</h1></body></html>"
+
+
+class HostileApi:
+    """A stand-in behind a rewriting proxy on 127.0.0.1 (free port); use as a context manager."""
+
+    def __init__(self, size: str = "small"):
+        self.standin = StandIn(size=size)
+        self.scenario = "honest"
+        self.options: dict = {}
+        self.requests: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- control ------------------------------------------------------------------------------------------------
+    def use(self, scenario: str, **options) -> HostileApi:
+        """Select the scenario for every following request; ValueError names an unknown one or option."""
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
+        unknown = set(options) - SCENARIOS[scenario]
+        if unknown:
+            raise ValueError(f"scenario {scenario!r} takes no option {', '.join(sorted(unknown))}")
+        self.scenario, self.options = scenario, options
+        return self
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> HostileApi:
+        self.standin.start()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        server.api = self  # type: ignore[attr-defined]
+        self._server = server
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.standin.stop()
+
+    # --- rewriting ----------------------------------------------------------------------------------------------
+    def answer(self, path: str, query: list[tuple[str, str]]) -> tuple[int, str, bytes]:
+        """Status, content type and body for one request, after the scenario had its way."""
+        self.requests.append(path + ("?" + urlencode(query) if query else ""))
+        s, o = self.scenario, self.options
+        is_data = "/statistics/1.0/data/" in path
+        if is_data and s == "html200":
+            return 200, "text/html; charset=utf-8", HTML
+        if is_data and s == "ignore_split":
+            query = [(k, v) for k, v in query if k.lower() != o["dim"]]
+        upstream = requests.get(self.standin.url + path, params=query, timeout=30)
+        status, kind, body = upstream.status_code, upstream.headers.get("Content-Type", ""), upstream.content
+        if status != 200:
+            return status, kind, body
+        if is_data:
+            body = self._data(body)
+        elif "/contentconstraint/" in path:
+            body = self._constraint(body)
+        elif "/dataflow/" in path and s == "stale_dataflow":
+            doc = json.loads(body)
+            for a in doc["extension"]["annotation"]:
+                if a.get("type") == "UPDATE_DATA":
+                    a["date"] = o["date"]
+            body = json.dumps(doc).encode()
+        return status, kind, body
+
+    def _data(self, body: bytes) -> bytes:
+        s, o = self.scenario, self.options
+        if s not in ("other_dataset", "drop_dimension", "extra_dimension", "stale_body", "nan", "long_code",
+                     "long_label"):
+            return body
+        doc = json.loads(body)
+        if s == "other_dataset":
+            doc["extension"]["id"] = o["code"]
+        elif s == "drop_dimension":
+            i = doc["id"].index(o["dim"])
+            assert doc["size"][i] == 1, "drop_dimension needs a dimension of size 1 (the split dimension of a slice)"
+            del doc["id"][i], doc["size"][i]
+            del doc["dimension"][o["dim"]]
+        elif s == "extra_dimension":
+            doc["id"].insert(1, o["dim"])
+            doc["size"].insert(1, 1)
+            doc["dimension"][o["dim"]] = {"label": o["dim"], "category": {"index": {o["code"]: 0},
+                                                                          "label": {o["code"]: o["code"]}}}
+        elif s == "stale_body":
+            for a in doc["extension"]["annotation"]:
+                if a.get("type") == "UPDATE_DATA":
+                    a["date"] = o["date"]
+        elif s == "long_code":
+            category = doc["dimension"][o["dim"]]["category"]
+            new = o["code"] + "X" * (o["length"] - len(o["code"]))
+            category["index"] = {(new if k == o["code"] else k): v for k, v in category["index"].items()}
+            category["label"] = {(new if k == o["code"] else k): v for k, v in category["label"].items()}
+        elif s == "long_label":
+            category = doc["dimension"][o["dim"]]["category"]
+            if o["code"] in category["label"]:
+                category["label"][o["code"]] = "L" * o["length"]
+        text = json.dumps(doc)
+        if s == "nan":  # the first value of the body becomes a non-standard literal (Python's json writes NaN too)
+            text = re.sub(r'("value":\s*\{"\d+":\s*)-?[0-9.eE+-]+', r"\g<1>" + o.get("literal", "NaN"), text, count=1)
+        return text.encode()
+
+    def _constraint(self, body: bytes) -> bytes:
+        s, o = self.scenario, self.options
+        text = body.decode()
+        if s == "vanish_codes":
+            pattern = re.compile(rf'(<c:KeyValue id="{re.escape(o["dim"])}">)(.*?)(</c:KeyValue>)', re.S)
+            match = pattern.search(text)
+            values = re.findall(r"<c:Value>.*?</c:Value>", match.group(2))
+            kept = "".join(values[: o["keep"]])
+            text = text[: match.start()] + match.group(1) + kept + match.group(3) + text[match.end():]
+        elif s == "extra_dimension":
+            extra = f'<c:KeyValue id="{o["dim"]}"><c:Value>{o["code"]}</c:Value></c:KeyValue>'
+            text = text.replace("<c:KeyValue ", extra + "<c:KeyValue ", 1)
+        return text.encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def _reply(self, head_only: bool) -> None:
+        parts = urlsplit(self.path)
+        status, kind, body = self.server.api.answer(parts.path, parse_qsl(parts.query, keep_blank_values=True))
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._reply(False)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._reply(True)
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass

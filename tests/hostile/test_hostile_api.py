@@ -1,0 +1,239 @@
+"""`multilevel harvest` against a hostile API: every broken answer is a clear failure (or a correct load).
+
+Each case loads the dataset honestly first, snapshots the warehouse, lets the hostile API misbehave in one way, runs the
+CLI, and checks the exit code, the message and that the current view, history and labels are exactly as before (the
+failure is in load_log). Small cube: three indicators of demo_r_pjanind3 (three slices, 320 cells).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hostile_api import HostileApi
+from warehouses import KINDS, warehouse_url
+
+from multilevel.cli import main
+from multilevel.errors import ValidationFailed
+from multilevel.eurostat.harvest import harvest_dataset
+from multilevel.warehouse import connect
+
+DATASET = "demo_r_pjanind3"
+SPLIT = "indic_de"
+CODES = ["MEDAGEPOP", "DEPRATIO1", "DEPRATIO2"]
+KEY = ["freq", "indic_de", "unit", "geo", "time_period"]
+CONFIG = f"datasets:\n  - code: {DATASET}\n    split: {SPLIT}\n    filters: {{{SPLIT}: [{', '.join(CODES)}]}}\n"
+OLD_DATE = "2020-01-01T11:00:00+0100"
+
+
+@pytest.fixture
+def hostile(settings, tmp_path):
+    path = tmp_path / "datasets.yaml"
+    path.write_text(CONFIG)
+    settings.datasets_file = path
+    with HostileApi() as api:
+        settings.eurostat_url = api.url
+        yield api
+
+
+def harvest(settings, monkeypatch, *args: str, **env: str):
+    """Run `multilevel harvest` in-process with the test's settings; returns (exit code, stderr)."""
+    monkeypatch.chdir(settings.stage_url.rsplit("/", 1)[0])  # no .env from the checkout
+    variables = {
+        "MULTILEVEL_EUROSTAT_URL": settings.eurostat_url,
+        "MULTILEVEL_STAGE_URL": settings.stage_url,
+        "MULTILEVEL_WAREHOUSE_URL": settings.warehouse_url,
+        "MULTILEVEL_DATASETS_FILE": str(settings.datasets_file),
+        "MULTILEVEL_HTTP_BACKOFF_SECONDS": "0.01",
+        "MULTILEVEL_HTTP_BACKOFF_CAP_SECONDS": "0.05",
+        "MULTILEVEL_HTTP_MAX_RETRIES": "1",
+        **{f"MULTILEVEL_{k.upper()}": v for k, v in env.items()},
+    }
+    result = CliRunner().invoke(main, ["harvest", "--no-progress", *(args or [DATASET])], env=variables)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stderr
+
+
+def snapshot(settings) -> dict[str, pd.DataFrame]:
+    """What users see and what must never be lost: the current view, the history and the labels."""
+    with connect(settings.warehouse_url) as wh:
+        if not wh.relation_exists("eurostat", f"{DATASET}_history"):
+            return {}
+        order = ", ".join(KEY)
+        return {
+            "current": wh.query_df(f"SELECT * FROM eurostat.{DATASET} ORDER BY {order}"),
+            "history": wh.query_df(f"SELECT * FROM eurostat.{DATASET}_history ORDER BY {order}, valid_from"),
+            "labels": wh.query_df("SELECT * FROM eurostat.labels ORDER BY dataset, dimension, code"),
+        }
+
+
+def load_log(settings) -> list[tuple[str, str | None]]:
+    with connect(settings.warehouse_url) as wh:
+        if not wh.relation_exists("eurostat", "load_log"):
+            return []
+        return wh.query("SELECT status, message FROM eurostat.load_log ORDER BY started_at")
+
+
+def assert_unchanged(settings, before: dict[str, pd.DataFrame]) -> None:
+    after = snapshot(settings)
+    assert after.keys() == before.keys()
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(after[name], frame, obj=name)
+
+
+def loaded_then_revised(settings, monkeypatch, hostile) -> dict[str, pd.DataFrame]:
+    """An honest first load, then a revision (so the next harvest has something to do); returns the snapshot."""
+    assert harvest(settings, monkeypatch)[0] == 0
+    before = snapshot(settings)
+    assert set(before["current"][SPLIT]) == set(CODES)
+    hostile.standin.revise(DATASET, n=3)
+    return before
+
+
+# --- 1. overlapping slices ----------------------------------------------------------------------------------------
+def test_api_ignoring_the_split_filter_fails_validation_and_leaves_the_current_view(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("ignore_split", dim=SPLIT)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1
+    assert "rule slice_membership" in err and "the slice asked for indic_de in" in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed" and "slice_membership" in load_log(settings)[-1][1]
+    hostile.use("honest")
+    assert harvest(settings, monkeypatch)[0] == 0  # the next honest run loads the revision
+    assert not snapshot(settings)["current"].duplicated(KEY).any()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_overlapping_staged_slices_never_reach_the_merge_on_any_warehouse(kind, settings, request, tmp_path,
+                                                                          monkeypatch, hostile):
+    """Even if overlapping rows got past validation, the load refuses a run with a key twice, on every warehouse."""
+    from multilevel.eurostat import steps
+
+    real = steps.validate_slice
+    monkeypatch.setattr(steps, "validate_slice", lambda frame, dataset, **kw: real(frame, dataset))  # no membership
+    with warehouse_url(kind, request, tmp_path) as url:
+        settings.warehouse_url = url
+        harvest_dataset(settings, DATASET)
+        hostile.standin.revise(DATASET, n=2)
+        before = snapshot(settings)
+        hostile.use("ignore_split", dim=SPLIT)
+        with pytest.raises(ValidationFailed, match=r"key\(s\) arrive more than once across the staged slices"):
+            harvest_dataset(settings, DATASET)
+        assert_unchanged(settings, before)
+        current = snapshot(settings)["current"]
+        assert not current.duplicated(KEY).any() and len(current) == len(before["current"])
+
+
+# --- 2. a body for another dataset, or of another shape ----------------------------------------------------------
+@pytest.mark.parametrize("scenario, options, message", [
+    ("other_dataset", {"code": "DEMO_R_PJANGRP3"}, "answered with dataset demo_r_pjangrp3 for a request of"),
+    ("drop_dimension", {"dim": SPLIT}, f"changed structure: dimension(s) removed {SPLIT}"),
+])
+def test_a_body_of_another_dataset_or_shape_creates_no_table_on_a_fresh_warehouse(settings, monkeypatch, hostile,
+                                                                                   scenario, options, message):
+    hostile.use(scenario, **options)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1 and message in err
+    assert snapshot(settings) == {}  # no wrong-shaped table
+    assert [status for status, _ in load_log(settings)] == ["failed"]
+    hostile.use("honest")
+    assert harvest(settings, monkeypatch)[0] == 0 and set(snapshot(settings)["current"][SPLIT]) == set(CODES)
+
+
+def test_a_body_of_another_dataset_leaves_a_loaded_dataset_intact(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("other_dataset", code="DEMO_R_PJANGRP3")
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1 and "for a request of demo_r_pjanind3" in err
+    assert_unchanged(settings, before)
+
+
+def test_a_structure_change_is_a_clear_error_naming_the_new_dimension(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("extra_dimension", dim="sex", code="T")
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1
+    assert f"{DATASET} changed structure: dimension(s) added sex" in err and "RENAME TO" in err
+    assert "Traceback" not in err and "Binder Error" not in err
+    assert_unchanged(settings, before)
+
+
+# --- 3. split codes vanishing from the content constraint --------------------------------------------------------
+def test_vanished_split_codes_fail_over_the_threshold_and_load_when_accepted(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("vanish_codes", dim=SPLIT, keep=1)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1
+    assert "2 code(s) of indic_de with current rows vanished" in err and re.search(r"DEPRATIO1 \(\d+ rows\)", err)
+    assert "MULTILEVEL_ACCEPT_VANISHED_CODES=true" in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
+
+    code, _ = harvest(settings, monkeypatch, accept_vanished_codes="true")  # Eurostat really dropped them
+    assert code == 0
+    assert set(snapshot(settings)["current"][SPLIT]) == {"MEDAGEPOP"}
+    assert len(snapshot(settings)["history"]) >= len(before["history"])  # closed, not deleted
+
+
+def test_a_constraint_without_any_split_code_is_a_clear_error(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("vanish_codes", dim=SPLIT, keep=0)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1 and "lists no code of the split dimension indic_de" in err
+    assert "Parser Error" not in err and "syntax error" not in err
+    assert_unchanged(settings, before)
+
+
+# --- 4. UPDATE_DATA going backwards --------------------------------------------------------------------------------
+def test_a_stale_dataflow_is_refused_as_transient_and_can_be_accepted(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("stale_dataflow", date=OLD_DATE)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 75 and f"UPDATE_DATA {OLD_DATE}, older than" in err and "stale mirror or cache" in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
+    assert harvest(settings, monkeypatch, accept_older_data="true")[0] == 0
+
+
+def test_a_stale_body_is_refused(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("stale_body", date=OLD_DATE)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 75 and "stale mirror or cache" in err
+    assert_unchanged(settings, before)
+
+
+# --- 5. NaN in a body ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_standard_number_is_a_parse_error_and_deletes_nothing(settings, monkeypatch, hostile, literal):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("nan", literal=literal)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1 and ("NaN" in err or "Infinity" in err or "infinite" in err)
+    assert_unchanged(settings, before)
+
+
+# --- 6. a typo in datasets.yaml -----------------------------------------------------------------------------------
+def test_a_typo_in_datasets_yaml_stops_the_harvest_naming_file_entry_and_key(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    settings.datasets_file.write_text(CONFIG + "    nonegative: true\n")
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1
+    assert str(settings.datasets_file) in err and f"entry 1 ({DATASET})" in err
+    assert "unknown key 'nonegative' (did you mean 'nonnegative'?)" in err
+    assert_unchanged(settings, before)
+
+
+# --- 9. run ids that are paths ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("run_id", ["..", ".", "../x", "a/b"])
+def test_a_run_id_that_is_a_path_is_rejected(settings, monkeypatch, hostile, run_id):
+    monkeypatch.chdir(settings.stage_url.rsplit("/", 1)[0])
+    result = CliRunner().invoke(main, ["plan", DATASET, "--run-id", run_id], env={
+        "MULTILEVEL_EUROSTAT_URL": settings.eurostat_url, "MULTILEVEL_STAGE_URL": settings.stage_url,
+        "MULTILEVEL_WAREHOUSE_URL": settings.warehouse_url, "MULTILEVEL_DATASETS_FILE": str(settings.datasets_file)})
+    assert result.exit_code == 1 and f"run id {run_id!r} must be" in result.stderr
+    assert hostile.requests == []
