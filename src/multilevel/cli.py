@@ -249,11 +249,127 @@ def _preflight(client) -> None:
         ) from None
 
 
+def _levels(levels) -> str:
+    if levels is None:
+        return "?"
+    return ",".join(str(x) for x in levels) or "-"
+
+
+@main.command()
+@click.option("--selected", is_flag=True, help="Only the datasets datasets.yaml selects (codes and selections).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list for machines instead of the table.")
+@click.pass_obj
+def catalogue(settings, selected, as_json):
+    """List Eurostat's datasets with NUTS regions in their geo dimension (size, NUTS levels, last update).
+
+    One request reads the catalogue; the NUTS levels of each regional candidate come from its content constraint,
+    asked once and kept in the warehouse until the dataset's structure changes.
+
+    Example: multilevel catalogue --selected
+    """
+    from multilevel.eurostat.check import catalogue_listing
+    from multilevel.eurostat.client import EurostatClient
+
+    rows = catalogue_listing(settings, EurostatClient.from_settings(settings), selected_only=selected)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=1))
+        return
+    width = max([len(r.code) for r in rows] + [7])
+    click.echo(f"{'dataset':<{width}}  {'values':>10}  {'NUTS':<7}  {'updated':<10}  title")
+    for r in rows:
+        values = f"{r.values:,}" if r.values is not None else "?"
+        title = r.title if len(r.title) <= 70 else r.title[:67] + "..."
+        extra = f"  [{r.selected_by}]" if selected and r.selected_by else ""
+        updated = r.update_data or "?"
+        click.echo(f"{r.code:<{width}}  {values:>10}  {_levels(r.levels):<7}  {updated:<10}  {title}{extra}")
+    click.echo(f"{len(rows)} datasets", err=True)
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the changed dataset codes as a JSON list here ([] when nothing changed), for Argo.")
+@click.option("--harvest", "then_harvest", is_flag=True, help="Then harvest every changed dataset, in-process.")
+@click.pass_obj
+def check(settings, out, then_harvest):
+    """The cheap daily check: one catalogue request, a dataflow request only where a dataset may have changed.
+
+    Prints one JSON summary (requests made, changed datasets). Example: multilevel check --out /tmp/changed.json
+    """
+    from multilevel.eurostat.check import check as run_check
+    from multilevel.eurostat.client import EurostatClient
+
+    client = EurostatClient.from_settings(settings)
+    result = run_check(settings, client)
+    if out:
+        Path(out).write_text(json.dumps(result.changed))
+    click.echo(json.dumps(result.summary()))
+    if then_harvest:
+        from multilevel.eurostat.harvest import harvest_dataset
+
+        failed = []
+        for code in result.changed:
+            try:
+                outcome = harvest_dataset(settings, code, client=client)
+                click.echo(json.dumps({"dataset": code, "status": outcome.status}))
+            except MultilevelError as e:  # one dataset's failure never stops the others
+                failed.append(code)
+                click.echo(f"error: {code}: {e}", err=True)
+        if failed:
+            raise HarvestFailures(f"{len(failed)} of {len(result.changed)} harvests failed: {', '.join(failed)}")
+
+
+class HarvestFailures(MultilevelError):
+    """Some datasets of a check failed to harvest (each is recorded in eurostat.load_log)."""
+
+
+EXIT_STALE = 3
+
+
+@main.command()
+@click.option("--stale-after-hours", type=float, default=None,
+              help="Stale threshold (default: MULTILEVEL_STALE_AFTER_HOURS, 36).")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of the table.")
+@click.pass_obj
+def status(settings, stale_after_hours, as_json):
+    """Per dataset: last checked, last changed at Eurostat, last loaded, rows, revisions kept, last failure.
+
+    Exits 3 when any dataset is stale (never loaded, not checked, or an update not loaded within the threshold),
+    so a cron job or an alert can use it. Example: multilevel status --stale-after-hours 30
+    """
+    from multilevel.eurostat.check import status as read_status
+
+    hours = stale_after_hours if stale_after_hours is not None else settings.stale_after_hours
+    rows = read_status(settings, stale_after_hours=hours)
+
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+    else:
+        click.echo(f"{'dataset':<20} {'checked':<16} {'Eurostat':<10} {'loaded':<16} {'rows':>10} {'revisions':>9}  "
+                   "state")
+        for r in rows:
+            state = f"STALE: {r['why']}" if r["stale"] else "ok"
+            if r["last_failure"]:
+                state += f" (last failure {when(r['last_failed_at'])}: {r['last_failure'][:60]})"
+            click.echo(f"{r['dataset']:<20} {when(r['last_checked_at']):<16} {r['eurostat_updated_on'] or '-':<10} "
+                       f"{when(r['last_loaded_at']):<16} {r['current_rows'] or 0:>10,} {r['revisions_kept'] or 0:>9,}  "
+                       f"{state}")
+    stale = [r["dataset"] for r in rows if r["stale"]]
+    if stale:
+        click.echo(f"stale: {len(stale)} of {len(rows)} datasets ({', '.join(stale[:10])})", err=True)
+        sys.exit(EXIT_STALE)
+
+
 @main.command("standin")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True)
-def standin_command(host, port, size):
+@click.option("--catalogue", "catalogue_size", default=0, show_default=True, type=int,
+              help="Also serve this many synthetic regional datasets (in the catalogue and every endpoint).")
+def standin_command(host, port, size, catalogue_size):
     """Serve the local Eurostat API stand-in (synthetic cubes, real URL shapes) until interrupted.
 
     Example: multilevel standin --port 8765 & MULTILEVEL_EUROSTAT_URL=http://127.0.0.1:8765 multilevel harvest
@@ -263,7 +379,7 @@ def standin_command(host, port, size):
     from multilevel.standin import serve
 
     try:
-        serve(host, port, size)
+        serve(host, port, size, catalogue_size)
     except OSError as e:  # bind failed: a busy port frees up later, a wrong host does not
         if e.errno == errno.EADDRINUSE:
             raise TransientError(f"port {port} on {host} is in use; stop the other server or pick --port") from None

@@ -9,13 +9,14 @@ wrong types, bad cron schedules, empty or non-UTF-8 files are errors that name t
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from multilevel.errors import ConfigError
 
@@ -93,7 +94,9 @@ class Dataset(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     code: str
-    split: str
+    # The dimension whose codes become one slice each; None: chosen per run from the content constraint (the
+    # fewest requests under the cell limit, see multilevel.eurostat.plan.auto_slices).
+    split: str | None = None
     description: str = ""
     filters: dict[str, list[str]] = Field(default_factory=dict)
     schedule: list[str] = Field(default_factory=lambda: ["30 11 * * *", "30 23 * * *"], min_length=1)
@@ -101,8 +104,8 @@ class Dataset(BaseModel):
 
     @field_validator("code", "split")
     @classmethod
-    def _identifier(cls, v: str) -> str:
-        return _as_value_error(check_identifier, v.lower(), "dataset code or dimension")
+    def _identifier(cls, v: str | None) -> str | None:
+        return None if v is None else _as_value_error(check_identifier, v.lower(), "dataset code or dimension")
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -132,12 +135,55 @@ class Dataset(BaseModel):
         return [check_cron(s) for s in v]
 
 
-class DatasetsFile(BaseModel):
-    """The whole configuration file. New top-level keys (e.g. dataset selections) are new fields here."""
+class Selection(BaseModel):
+    """Many datasets at once, chosen from Eurostat's catalogue (one entry of ``selections:``).
+
+    A dataset is selected when its code matches ``pattern`` (and no ``exclude`` pattern), it sits under the
+    catalogue folder ``theme`` (when given) and its geo dimension holds NUTS regions down to ``min_nuts_level``.
+    ``multilevel catalogue --selected`` shows what the selections resolve to.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    datasets: list[Dataset] = Field(min_length=1)
+    pattern: str = "*"
+    theme: str | None = None
+    min_nuts_level: int = Field(1, ge=1, le=3)
+    exclude: list[str] = Field(default_factory=list)
+    description: str = ""
+    nonnegative: bool = False
+
+    @field_validator("pattern", "theme")
+    @classmethod
+    def _lower(cls, v: str | None) -> str | None:
+        return None if v is None else v.lower()
+
+    @field_validator("exclude")
+    @classmethod
+    def _lower_all(cls, v: list[str]) -> list[str]:
+        return [p.lower() for p in v]
+
+    def matches_code(self, code: str) -> bool:
+        """The free part of the test (code patterns only); theme and level need the catalogue."""
+        return fnmatch.fnmatchcase(code, self.pattern) and not any(fnmatch.fnmatchcase(code, p) for p in self.exclude)
+
+    def dataset(self, code: str) -> Dataset:
+        """The configuration a selected dataset runs with: automatic slicing, no filters."""
+        return Dataset(code=code, description=self.description, nonnegative=self.nonnegative)
+
+
+class DatasetsFile(BaseModel):
+    """The whole configuration file. New top-level keys are new fields here."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    datasets: list[Dataset] = Field(default_factory=list)
+    selections: list[Selection] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> DatasetsFile:
+        if not self.datasets and not self.selections:
+            raise ValueError("it lists no dataset: give a `datasets:` list of codes, `selections:`, or both")
+        return self
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -157,6 +203,8 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _entry_name(raw: Any, loc: tuple) -> str:
     """'entry 2 (demo_r_pjangrp3)' for an error located in ``datasets[1]``, else the top level."""
+    if len(loc) >= 2 and loc[0] == "selections" and isinstance(loc[1], int):
+        return f"selection {loc[1] + 1}"
     if len(loc) >= 2 and loc[0] == "datasets" and isinstance(loc[1], int):
         entries = raw.get("datasets") if isinstance(raw, dict) else None
         entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
@@ -171,7 +219,7 @@ def _describe(error: dict, raw: Any) -> str:
     key_path = [str(p) for p in (loc[2:] if where != "top level" else loc)]
     key = ".".join(key_path)
     if error["type"] == "extra_forbidden":
-        model = DatasetsFile if where == "top level" else Dataset
+        model = DatasetsFile if where == "top level" else Selection if where.startswith("selection") else Dataset
         known = list(model.model_fields)
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
@@ -188,6 +236,11 @@ def _describe(error: dict, raw: Any) -> str:
 
 def parse_datasets(text: str, where: str) -> list[Dataset]:
     """Check the text of a configuration file (``where`` names it in messages) and return its datasets."""
+    return parse_config(text, where).datasets
+
+
+def parse_config(text: str, where: str) -> DatasetsFile:
+    """Check the text of a configuration file (``where`` names it in messages) and return all of it."""
     if not text.strip():
         raise ConfigError(f"dataset configuration {where} is empty: it needs a `datasets:` list (see {PACKAGED})")
     try:
@@ -201,7 +254,8 @@ def parse_datasets(text: str, where: str) -> list[Dataset]:
             f"dataset configuration {where} must be a mapping with a `datasets:` list, not a {type(raw).__name__}"
         )
     try:
-        datasets = DatasetsFile.model_validate(raw).datasets
+        config = DatasetsFile.model_validate(raw)
+        datasets = config.datasets
     except ValidationError as e:
         problems = "\n  - ".join(_describe(err, raw) for err in e.errors())
         raise ConfigError(f"dataset configuration {where} is invalid:\n  - {problems}") from None
@@ -209,11 +263,21 @@ def parse_datasets(text: str, where: str) -> list[Dataset]:
     twice = sorted({c for c in codes if codes.count(c) > 1})
     if twice:
         raise ConfigError(f"dataset configuration {where} lists a dataset twice: {', '.join(twice)}")
-    return datasets
+    return config
 
 
 def load_datasets(path: Path | None = None) -> list[Dataset]:
     """Read the dataset configuration (the packaged ``datasets.yaml`` unless ``path`` is given)."""
+    return load_config(path).datasets
+
+
+def load_selections(path: Path | None = None) -> list[Selection]:
+    """The ``selections`` of the dataset configuration ([] when there are none)."""
+    return load_config(path).selections
+
+
+def load_config(path: Path | None = None) -> DatasetsFile:
+    """Read the whole dataset configuration: datasets by code and selections."""
     if path is None:
         data = resources.files("multilevel").joinpath("datasets.yaml").read_bytes()
         where = PACKAGED
@@ -230,14 +294,24 @@ def load_datasets(path: Path | None = None) -> list[Dataset]:
         raise ConfigError(
             f"dataset configuration {where} is not UTF-8 text (byte {e.start}, line {line}): save it as UTF-8"
         ) from None
-    return parse_datasets(text.removeprefix("\ufeff"), where)
+    return parse_config(text.removeprefix("\ufeff"), where)
 
 
 def get_dataset(code: str, path: Path | None = None) -> Dataset:
-    """Return the configured dataset ``code`` or raise ConfigError listing the known ones."""
-    datasets = load_datasets(path)
-    for d in datasets:
+    """Return the configured dataset ``code`` or raise ConfigError listing the known ones.
+
+    A dataset not listed by code but matched by a selection's code pattern runs with that selection's settings
+    (the check step chose it from the catalogue, where theme and NUTS level are tested).
+    """
+    config = load_config(path)
+    for d in config.datasets:
         if d.code == code.lower():
             return d
-    known = ", ".join(d.code for d in datasets)
-    raise ConfigError(f"dataset {code!r} is not configured (known: {known}); add an entry to datasets.yaml")
+    for selection in config.selections:
+        if IDENTIFIER.match(code.lower()) and selection.matches_code(code.lower()):
+            return selection.dataset(code.lower())
+    known = ", ".join(d.code for d in config.datasets)
+    raise ConfigError(
+        f"dataset {code!r} is not configured (known: {known}) and no selection matches it; "
+        "add an entry or a selection to datasets.yaml"
+    )

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     http_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles each retry, with jitter.")
     http_backoff_cap_seconds: float = Field(60.0, ge=0)
 
+    # Cells (empty ones included) one data request may select; automatic slicing stays under it. The real API
+    # refuses about 5 million; a smaller request also bounds the memory of the validate step (one slice at a time).
+    max_cells_per_request: int = Field(1_000_000, ge=1)
+    # Daily check: a dataset is stale when its last check, or an update Eurostat published that is not loaded
+    # yet, is older than this (``multilevel status`` exits non-zero).
+    stale_after_hours: float = Field(36.0, gt=0)
+
     # Validation: a slice may shrink by at most this fraction compared with the rows currently loaded.
     max_row_drop_fraction: float = Field(0.05, ge=0, le=1)
     # Split codes that vanished from the API close their current rows; over max_row_drop_fraction of the current view

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import requests
 
 from multilevel.errors import ApiError, ApiUnavailable, ExtractionTooBig, ParseError
+from multilevel.eurostat.catalogue import TOC_TXT_PATH, CatalogueEntry, parse_toc_txt
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,10 @@ class EurostatClient:
         obs = (annotations.get("OBS_COUNT") or {}).get("title")
         return Dataflow(code, doc.get("label", ""), date("UPDATE_DATA"), date("UPDATE_STRUCTURE"),
                         int(obs) if obs and str(obs).isdigit() else None)
+
+    def catalogue(self) -> list[CatalogueEntry]:
+        """Every dataset of Eurostat's table of contents (text form, English): one request for all of them."""
+        return parse_toc_txt(self._get(TOC_TXT_PATH, {"lang": "en"}, "catalogue", {}))
 
     def content_constraint(self, code: str) -> dict[str, list[str]]:
         """Codes that actually occur, per dimension (lower-case dimension ids; time as ``time``)."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -22,6 +24,10 @@ log = logging.getLogger(__name__)
 # Slice and run ids become path segments of the stage: they start with a letter or digit, so '.' and '..' never match.
 SLICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+WHOLE = "all"  # slice id of a dataset small enough for one request
+# Dimensions an automatic split prefers not to use when another needs as few requests: geo and time are what the
+# download step splits a refused (413) request on, so keeping them whole leaves that fallback its full range.
+LAST_RESORT = ("geo", "time")
 
 
 @dataclass
@@ -78,16 +84,54 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def auto_slices(present: dict[str, list[str]], filters: dict[str, list[str]],
+                max_cells: int) -> tuple[str | None, list[list[str]]]:
+    """Choose the split dimension and its groups of codes: the fewest requests that each stay under ``max_cells``.
+
+    ``present`` holds the codes per dimension (content constraint), ``filters`` the configured selections. A
+    request's size is the product of its codes per dimension (empty cells count: that is how the API measures an
+    extraction). Returns ``(None, [[]])`` when the whole selection fits in one request. When even one code per
+    request is too big on every dimension, the dimension with the smallest requests wins and the download step
+    splits further on the API's 413 (by country, then time).
+    """
+    sizes = {d: len([c for c in codes if d not in filters or c in filters[d]]) for d, codes in present.items()}
+    total = math.prod(sizes.values())
+    if total <= max_cells:
+        return None, [[]]
+    best = None
+    for order, (dim, n) in enumerate(sizes.items()):
+        if n < 2:
+            continue
+        per_code = total // n
+        per_request = max(1, max_cells // per_code)
+        fits = per_code <= max_cells
+        # fitting: fewest requests; not fitting on any dimension: smallest requests (fewest 413 splits later)
+        key = (not fits, math.ceil(n / per_request) if fits else per_code, dim in LAST_RESORT, order)
+        if best is None or key < best[0]:
+            best = (key, dim, per_request)
+    if best is None:  # a single cell over the limit cannot happen with max_cells >= 1
+        return None, [[]]
+    _, dim, per_request = best
+    codes = [c for c in present[dim] if dim not in filters or c in filters[dim]]
+    return dim, [codes[i:i + per_request] for i in range(0, len(codes), per_request)]
+
+
 def make_plan(
     client: EurostatClient,
     dataset: Dataset,
     *,
     last_loaded: tuple[str | None, str | None] | None,
-    current_counts: dict[str, int],
+    current_counts: dict[str, int] | Callable[[str], dict[str, int]],
     max_row_drop_fraction: float,
     run_id: str | None = None,
+    max_cells: int = 1_000_000,
 ) -> Plan:
-    """Ask the API whether ``dataset`` changed since ``last_loaded``; if so, list one slice per split code."""
+    """Ask the API whether ``dataset`` changed since ``last_loaded``; if so, list its slices.
+
+    A configured ``split`` gives one slice per code of that dimension (as configured, always); without one the
+    slices come from ``auto_slices``. ``current_counts`` are the rows loaded now per code of the split dimension
+    (or a function of the dimension, when the split is chosen here).
+    """
     run_id = check_run_id(run_id or new_run_id())
     flow = client.dataflow(dataset.code)
     plan = Plan(dataset.code, run_id, True, flow.update_data, flow.update_structure, dataset.split,
@@ -98,14 +142,20 @@ def make_plan(
         return plan
 
     present = client.content_constraint(dataset.code)
+    for dim in dataset.filters:
+        if dim not in present:
+            raise ConfigError(f"{dataset.code} has no dimension {dim!r} (filters in datasets.yaml)")
+    plan.split_codes = {dim: present[dim] for dim in ("geo", "time") if dim in present}
+    plan.dimensions = list(present)
+    if dataset.split is None:
+        return _auto_plan(plan, dataset, present, current_counts, max_row_drop_fraction, max_cells)
+    if callable(current_counts):
+        current_counts = current_counts(dataset.split)
     if dataset.split not in present:
         raise ConfigError(
             f"{dataset.code} has no dimension {dataset.split!r} to split on (it has {', '.join(present)}); "
             "fix `split` in datasets.yaml"
         )
-    for dim in dataset.filters:
-        if dim not in present:
-            raise ConfigError(f"{dataset.code} has no dimension {dim!r} (filters in datasets.yaml)")
     wanted = dataset.filters.get(dataset.split)
     codes = [c for c in present[dataset.split] if wanted is None or c in wanted]
     for code in codes:
@@ -117,7 +167,30 @@ def make_plan(
             filters={**dataset.filters, dataset.split: [code]},
             expected_min_rows=int(previous * (1 - max_row_drop_fraction)) if previous else None,
         ))
-    plan.split_codes = {dim: present[dim] for dim in ("geo", "time") if dim in present}
-    plan.dimensions = list(present)
     log.info("plan %s run %s: %d slices by %s", dataset.code, run_id, len(plan.slices), dataset.split)
+    return plan
+
+
+def _auto_plan(plan: Plan, dataset: Dataset, present: dict[str, list[str]],
+               current_counts: dict[str, int] | Callable[[str], dict[str, int]],
+               max_row_drop_fraction: float, max_cells: int) -> Plan:
+    dim, groups = auto_slices(present, dataset.filters, max_cells)
+    plan.split = dim or ""
+    # rows loaded now per code of the split dimension (of any dimension, summed, for one whole request)
+    counted = dim or next(iter(present))
+    counts = current_counts(counted) if callable(current_counts) else current_counts
+    for k, codes in enumerate(groups):
+        if dim is None:
+            slice_id, filters = WHOLE, dict(dataset.filters)
+            previous = sum(counts.values())
+        else:
+            slice_id = codes[0] if len(codes) == 1 and SLICE_ID.match(codes[0]) else f"{dim}.{k:03d}"
+            filters = {**dataset.filters, dim: codes}
+            previous = sum(counts.get(c, 0) for c in codes)
+        plan.slices.append(Slice(
+            id=slice_id, filters=filters,
+            expected_min_rows=int(previous * (1 - max_row_drop_fraction)) if previous else None,
+        ))
+    log.info("plan %s run %s: %d slices by %s (automatic, at most %d cells each)", dataset.code, plan.run_id,
+             len(plan.slices), dim or "nothing (one request)", max_cells)
     return plan

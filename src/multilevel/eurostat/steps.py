@@ -85,10 +85,13 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
     client = client or EurostatClient.from_settings(settings)
     with connect(settings.warehouse_url, settings) as wh:
         last = last_successful_load(wh, dataset.code)
-        counts = current_counts(wh, dataset.code, dataset.split) if last else {}
+        def counts(split: str) -> dict[str, int]:  # rows loaded now per code of the split dimension
+            return current_counts(wh, dataset.code, split) if last else {}
+
         started_at = now_utc()
         plan = make_plan(client, dataset, last_loaded=last, current_counts=counts,
-                         max_row_drop_fraction=settings.max_row_drop_fraction, run_id=run_id)
+                         max_row_drop_fraction=settings.max_row_drop_fraction, run_id=run_id,
+                         max_cells=settings.max_cells_per_request)
         if not plan.changed:
             # The check itself is worth a log row (when did we last look?); no data, no stage files.
             ensure_schema(wh)

@@ -6,6 +6,8 @@ off it with the real URL shapes (the real prefix ``/eurostat/api/dissemination``
     GET /sdmx/2.1/dataflow/ESTAT/{code}[/1.0]?format=json     dataflow JSON (SDMX-ML without format=json)
     GET /sdmx/2.1/contentconstraint/ESTAT/{code}/1.0          SDMX-ML ContentConstraint
     GET /statistics/1.0/data/{code}?format=JSON&lang=EN&{dim}={code}...   JSON-stat 2.0
+    GET /catalogue/toc/txt?lang=en                            the table of contents, text (see catalogue.py)
+    GET /catalogue/toc/xml                                    the table of contents, XML
     GET /sorry/index.html                                     the "sorry" page a ``sorry`` fault redirects to
 
 HEAD answers the GET headers without a body, takes no fault and is not logged (clients ping with it).
@@ -42,6 +44,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from multilevel import paths
+from multilevel.standin import catalogue as toc
 from multilevel.standin import render
 from multilevel.standin.cubes import GENERATORS, SIZES, Cube, base_cube, fixture_cube, format_ts
 from multilevel.standin.faults import FaultQueue
@@ -82,6 +85,7 @@ class StandIn:
         size: str = "small",
         max_cells: int = DEFAULT_MAX_CELLS,
         fixtures_dir: Path | None = None,
+        catalogue: int = 0,
     ):
         if size not in SIZES:
             raise ValueError(f"stand-in size {size!r} is unknown: use one of {', '.join(SIZES)}")
@@ -91,6 +95,8 @@ class StandIn:
         self.max_cells = max_cells
         self.fixtures_dir = Path(fixtures_dir) if fixtures_dir is not None else FIXTURES_DIR
         self.faults = FaultQueue()
+        # synthetic regional datasets served besides the demography cubes and fixtures (``catalogue`` of them)
+        self.regional = {spec.code: spec for spec in toc.regional_specs(catalogue)}
         self.request_log: list[tuple[str, str, int]] = []
         self._cubes: dict[str, Cube] = {}
         self._lock = threading.Lock()
@@ -149,7 +155,7 @@ class StandIn:
         if self.fixtures_dir.is_dir():
             for path in sorted(self.fixtures_dir.glob(f"{FIXTURE_PREFIX}*{FIXTURE_SUFFIX}")):
                 codes.append(path.name[len(FIXTURE_PREFIX) : -len(FIXTURE_SUFFIX)].lower())
-        return codes
+        return codes + list(self.regional)
 
     def cube(self, dataset: str) -> Cube:
         """The served cube of ``dataset`` (case-insensitive); KeyError if the stand-in has no such dataset."""
@@ -158,6 +164,8 @@ class StandIn:
             if code not in self._cubes:
                 if code in GENERATORS:
                     self._cubes[code] = Cube(base_cube(code, self.size))
+                elif code in self.regional:
+                    self._cubes[code] = Cube(toc.regional_cube(self.regional[code]))
                 else:
                     path = self.fixtures_dir / f"{FIXTURE_PREFIX}{code}{FIXTURE_SUFFIX}"
                     if not path.is_file():
@@ -197,6 +205,23 @@ class StandIn:
         """Drop queued faults and the request log."""
         self.faults.clear()
         self.request_log.clear()
+
+    def toc_leaves(self) -> list[toc.TocLeaf]:
+        """Every served dataset as the catalogue lists it (demography cubes twice: regional and population)."""
+        leaves = []
+        for code in self.datasets():
+            spec = self.regional.get(code)
+            cube = self.cube(code)  # generated on first use (300 synthetic ones: about a second)
+            times = cube.dim("time").codes
+            update_data, update_structure = cube.update_data, cube.update_structure
+            start, end, values = times[0], times[-1], cube.obs_count()
+            paths = [toc.path_of(code, spec.theme if spec else None)]
+            if code in GENERATORS:
+                paths.append((toc.ROOT, toc.POPULATION, ("demo", "Demography and migration")))
+            for path in paths:
+                leaves.append(toc.TocLeaf(path, code, cube.base.label, "dataset", update_data,
+                                          update_structure, start, end, values))
+        return sorted(leaves, key=lambda leaf: leaf.path)  # stable: dataset order kept within a folder
 
     def count_requests(self, path_contains: str = "") -> int:
         """How many logged requests have ``path_contains`` in their path+query."""
@@ -404,6 +429,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, render.dataflow_json(cube, options.get("lang", "EN").upper()))
             else:
                 self._send(200, render.dataflow_xml(cube, datetime.now(UTC)), SDMX_XML_TYPE)
+        elif parts[:2] == ["catalogue", "toc"] and len(parts) == 3 and parts[2] in ("txt", "xml"):
+            leaves = self.standin.toc_leaves()  # dates and sizes as of now: revisions move them
+            if parts[2] == "txt":
+                self._send(200, toc.toc_txt(leaves), "text/plain; charset=UTF-8")
+            else:
+                self._send(200, toc.toc_xml(leaves, datetime.now(UTC)), "application/xml")
         elif (
             parts[:4] == ["sdmx", "2.1", "contentconstraint", "ESTAT"]
             and len(parts) in (5, 6)
@@ -468,9 +499,9 @@ def _required(params: dict[str, str], name: str) -> str:
     return params[name]
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, size: str = "small") -> None:
+def serve(host: str = "127.0.0.1", port: int = 0, size: str = "small", catalogue: int = 0) -> None:
     """Run the stand-in until interrupted (Ctrl-C or SIGTERM); prints ``standin listening on URL`` first."""
-    standin = StandIn(host=host, port=port, size=size)
+    standin = StandIn(host=host, port=port, size=size, catalogue=catalogue)
     standin.preload()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -490,6 +521,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--size", choices=SIZES, default="small")
+    parser.add_argument("--catalogue", type=int, default=0, help="synthetic regional datasets to serve besides")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(args.host, args.port, args.size)
+    serve(args.host, args.port, args.size, args.catalogue)
