@@ -82,6 +82,7 @@ def world(settings, api, tmp_path, monkeypatch):
     dead = f"127.0.0.1:{free_port()}"
     (tmp_path / "empty").mkdir()
     (tmp_path / "not-stata.dta").write_text("hello\n")
+    (tmp_path / "bad-selection.yaml").write_text("selections:\n  - pattern: 'demo_r_*'\n    min_level: 2\n")
     return {"plan": plan_url, "dead": dead, "tmp": tmp_path}
 
 
@@ -104,6 +105,9 @@ def transient_cases(w) -> dict[tuple[str, ...], Case]:
         ("standin",): Case(["standin", "--size", "small", "--port", "{busy_port}"], in_subprocess=True),
         ("ess", "load"): Case(["ess", "load", f"http://{w['dead']}/ESS9e03.dta"]),
         ("report",): Case(["report", "--out", str(tmp / "report")], warehouse_away),
+        ("catalogue",): Case(["catalogue"], api_away),
+        ("check",): Case(["check"], api_away),
+        ("status",): Case(["status"], warehouse_away),
     }
 
 
@@ -111,6 +115,7 @@ def bad_input_cases(w) -> dict[tuple[str, ...], Case]:
     """One way per command to be handed input that no retry can fix."""
     plan, tmp = w["plan"], w["tmp"]
     missing = str(tmp / "missing" / "plan.json")
+    bad_config = {"MULTILEVEL_DATASETS_FILE": str(tmp / "bad-selection.yaml")}  # an unknown selection key
     return {
         ("plan",): Case(["plan", "not_configured"]),
         ("download",): Case(["download", "--plan", missing, "--slice", "OLDDEP1", "--out", str(tmp / "raw")]),
@@ -123,6 +128,9 @@ def bad_input_cases(w) -> dict[tuple[str, ...], Case]:
         ("standin",): Case(["standin", "--size", "small", "--host", "no-such-host.invalid"], in_subprocess=True),
         ("ess", "load"): Case(["ess", "load", str(tmp / "not-stata.dta")]),
         ("report",): Case(["report", "--out", str(tmp / "report")]),  # nothing harvested or loaded yet
+        ("catalogue",): Case(["catalogue", "--selected"], bad_config),
+        ("check",): Case(["check"], bad_config),
+        ("status",): Case(["status"], bad_config),
     }
 
 

@@ -74,7 +74,7 @@ def test_every_mistake_in_an_entry_names_file_entry_and_key(tmp_path, extra, fra
     (b"\xff\xfe d\x00a\x00", "is not UTF-8 text (byte 0, line 1)"),
     (ENTRY.replace("age", "\xe2ge").encode("latin-1"), "is not UTF-8 text"),
     (b"- code: x\n", "must be a mapping with a `datasets:` list, not a list"),
-    (b"datasets: []\n", "at least 1 item"),
+    (b"datasets: []\n", "lists no dataset"),  # and no selections either
     (b"dataset:\n  - code: x\n    split: age\n", "unknown key 'dataset' (did you mean 'datasets'?)"),
     (b"datasets:\n  - code: a\n    split: age\n  - code: [b\n", "is not valid YAML"),
     (b"datasets:\n  - demo_r_pjangrp3\n", "entry 1 must be a mapping of keys (code, split"),

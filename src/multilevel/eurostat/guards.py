@@ -98,7 +98,8 @@ def check_vanished_codes(plan: Plan, current_counts: dict[str, int], *, max_frac
     empty most of the current view. Like a shrinking slice, the rows they hold may drop by ``max_fraction`` of the
     current rows at most, unless ``accept`` (MULTILEVEL_ACCEPT_VANISHED_CODES) says Eurostat really dropped them.
     """
-    planned = {s.id for s in plan.slices}
+    # codes of the split dimension the slices ask for (an automatic slice may group several codes)
+    planned = {code for s in plan.slices for code in s.filters.get(plan.split, [s.id])}
     vanished = {code: n for code, n in sorted(current_counts.items()) if code not in planned and n}
     if not vanished:
         return

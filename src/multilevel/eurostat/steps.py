@@ -85,6 +85,7 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
     client = client or EurostatClient.from_settings(settings)
     with connect(settings.warehouse_url, settings) as wh:
         last = last_successful_load(wh, dataset.code)
+
         def counts(split: str) -> dict[str, int]:  # rows loaded now per code of the split dimension
             return current_counts(wh, dataset.code, split) if last else {}
 
@@ -99,7 +100,7 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
                 record_run(wh, dataset.code, plan.run_id, "unchanged", started_at=started_at,
                            update_data=plan.update_data, update_structure=plan.update_structure)
             return PlanOutcome(plan, None)
-        check_plan(settings, plan, last, counts, loaded_dimensions(wh, dataset.code))
+        check_plan(settings, plan, last, counts(plan.split) if plan.split else {}, loaded_dimensions(wh, dataset.code))
     url = out or default_plan_url(settings, dataset.code, plan.run_id)
     store, key = split_url(url)
     store.put_immutable(key, plan.to_json())
