@@ -5,8 +5,8 @@ from __future__ import annotations
 from hera.workflows import CronWorkflow, Parameter
 from hera.workflows.models import WorkflowTemplateRef
 
-from multilevel.datasets import Dataset
 from workflows import harvest, spec
+from workflows.config import ScheduledDataset as Dataset
 
 # Eurostat publishes at 11:00 and 23:00 Brussels time; schedules in datasets.yaml are Brussels time too.
 TIMEZONE = "Europe/Brussels"

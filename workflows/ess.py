@@ -19,7 +19,10 @@ def build() -> WorkflowTemplate:
         name=NAME,
         entrypoint="ess",
         arguments=[
-            Parameter(name="source", description="URL of the ESS Stata file (s3://... or file://...)"),
+            Parameter(
+                name="source",
+                description="s3:// or https:// URL of the ESS Stata file (a pod has no local files to read)",
+            ),
             Parameter(name="round", value="9", description="ESS round number of the file"),
         ],
         workflow_metadata=spec.workflow_metadata(
@@ -32,7 +35,7 @@ def build() -> WorkflowTemplate:
         load = step(
             "ess-load",
             "ess",
-            ["ess", "load", "{{workflow.parameters.source}}", "--round", "{{workflow.parameters.round}}"]
+            ["ess", "load", str(wt.get_parameter("source")), "--round", str(wt.get_parameter("round"))]
             + ["--run-id", "{{workflow.name}}"],
             warehouse=True,
             deadline=3600,

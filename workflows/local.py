@@ -1,14 +1,25 @@
-"""Run a generated WorkflowTemplate on this machine the way Argo would, one subprocess per container.
+"""Run a generated WorkflowTemplate on this machine the way Argo v4.1.2 would, one subprocess per pod.
 
-This is the proof, without a cluster, that the wiring a cluster would run is right: the DAG is walked in
-dependency order, ``{{...}}`` parameters are substituted as the workflow controller does (workflow and input
-parameters, task output parameters, ``item`` in a ``withParam`` fan-out, ``when``), and each container's
-``command + args`` runs as a subprocess with the environment the kubelet would give the pod (ConfigMap and
-Secret ``envFrom``/``env``, then ``$(VAR)`` expansion in args). Every pod gets a fresh directory standing in
-for its ``/tmp`` emptyDir. ``retryStrategy`` is honoured (exit codes matching its expression are retried,
-without the backoff wait). Cluster-only features (semaphores, mutexes, metrics, podGC, security contexts)
-do not change what a step does and are not simulated. Anything else this runner does not understand raises
-``Unsupported`` instead of being skipped silently.
+This is the proof, without a cluster, that what a cluster would run is right. Argo's rules come from
+``workflows/argo_rules.py``, each with the Argo source file and function it follows. What this runner does:
+
+- walks the DAG in dependency order; substitutes ``{{...}}`` as the controller does (unknown names fail);
+  ``withParam`` fan-out, ``when`` (govaluate), the exit handler with ``workflow.status``;
+- gives every pod its OWN filesystem: a fresh root directory per pod, volume mounts (the ``/tmp`` emptyDir) inside
+  it, and every absolute path the pod spec hands the container (args, ConfigMap/Secret/env values, ``duckdb:///``
+  and ``file://`` URLs) re-rooted into it. Only what the image provides (``image_paths``), the stage URL, the
+  warehouse URL and Argo parameters connect pods, exactly as in a cluster: a DuckDB file or a local stage folder
+  is private to the pod that wrote it;
+- runs ``command + args`` with the environment the kubelet builds (``envFrom``, ``env``, ``$(VAR)`` expansion);
+- keeps stdout as ``outputs.result`` only when Argo would capture it; reads output parameters from files;
+- decides retries as ``processNodeRetries`` does (limit, expression, policy, backoff ``duration``/``factor``/
+  ``cap``, ``maxDuration`` as a window that is also the retried pod's deadline); waits are recorded on a clock,
+  not slept; a pod killed without an exit code ends in ``Error``;
+- evaluates every custom metric (template and workflow level) and records what Prometheus would show, or the
+  ``MetricsError`` Argo would add.
+
+Cluster-only features that do not change what a step does (semaphores, mutexes, podGC, security contexts) are not
+simulated. Anything else this runner does not understand raises ``Unsupported`` instead of being skipped.
 """
 
 from __future__ import annotations
@@ -20,17 +31,19 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workflows import argo_rules
+from workflows.argo_rules import ArgoRuleError, Attempt, Metric, substitute
+
 log = logging.getLogger(__name__)
 
-SIMPLE_TAG = re.compile(r"\{\{\s*([^=][^}]*?)\s*\}\}")
-EXPRESSION_TAG = re.compile(r"\{\{=\s*(.*?)\s*\}\}")
 KUBELET_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
-COMPARISON = re.compile(r"^\s*(.+?)\s*(==|!=)\s*(.+?)\s*$")
-RETRY_EXPRESSION = re.compile(r"^asInt\(lastRetry\.exitCode\)\s*==\s*(\d+)$")
+LOCAL_URL_PREFIXES = ("duckdb:///", "file://")
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
 class Unsupported(Exception):
@@ -38,26 +51,40 @@ class Unsupported(Exception):
 
 
 @dataclass
+class Fault:
+    """Replace one attempt of a template by an outcome, for testing retries: an exit code, or ``None`` for a pod
+    that died without one (eviction, spot interruption, node loss: Argo's ``Error``); ``seconds`` it took."""
+
+    exit_code: int | None
+    seconds: float = 0.0
+
+
+@dataclass
 class Node:
-    """One executed (or skipped) pod or DAG task."""
+    """One executed (or skipped) pod or DAG task; for a retried step, the retry node with its attempts."""
 
     path: str
     template: str
-    phase: str  # Succeeded | Failed | Skipped
+    phase: str  # Succeeded | Failed | Error | Skipped
     argv: list[str] = field(default_factory=list)
     exit_code: int | None = None
-    attempts: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)  # backoff waits before each retry, in seconds
+    message: str = ""
     stdout: str = ""
     stderr: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Run:
-    """The result of one workflow run: its phase and every node, in execution order."""
+    """The result of one workflow run: its phase, every node in execution order, metrics and metric errors."""
 
     name: str
     phase: str = "Running"
     nodes: list[Node] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
+    metric_errors: list[str] = field(default_factory=list)
 
     def pods(self, template: str | None = None) -> list[Node]:
         """Nodes that ran a container (optionally only those of one template)."""
@@ -69,7 +96,8 @@ class LocalArgo:
 
     ``configmaps`` and ``secrets`` map object names to their data, as the cluster would hold them (e.g. the
     settings ConfigMap rendered by ``helm template``); ``base_env`` is the process environment steps inherit
-    (PATH and such: what the image provides).
+    (PATH and such: what the image provides), ``image_paths`` files or folders the image contains (visible to
+    every pod, never re-rooted). ``faults`` replaces attempts of a template by outcomes, in order.
     """
 
     def __init__(
@@ -79,6 +107,8 @@ class LocalArgo:
         base_env: dict[str, str] | None = None,
         workdir: Path | None = None,
         parallelism: int = 4,
+        image_paths: list[str | Path] = (),
+        faults: dict[str, list[Fault]] | None = None,
     ):
         self.configmaps = configmaps
         self.secrets = secrets or {}
@@ -86,6 +116,8 @@ class LocalArgo:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="local-argo-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.parallelism = parallelism
+        self.image_paths = [str(Path(p)) for p in image_paths]
+        self.faults = {k: list(v) for k, v in (faults or {}).items()}
 
     # -- public -------------------------------------------------------------------------------------------
     def submit(self, template: dict, parameters: dict[str, str], name: str) -> Run:
@@ -106,15 +138,25 @@ class LocalArgo:
         run = Run(name=name)
         scope = {"workflow.name": name, "workflow.namespace": "local", "workflow.uid": name}
         scope.update({f"workflow.parameters.{k}": v for k, v in values.items()})
+        self.globals = dict(scope)
+        started = time.monotonic()
         phase, _ = self._execute(run, spec["entrypoint"], {}, scope, name)
         run.phase = phase
         if spec.get("onExit"):
             exit_scope = {**scope, "workflow.status": phase, "workflow.failures": "[]"}
             self._execute(run, spec["onExit"], {}, exit_scope, f"{name}.onExit")
+        if spec.get("metrics"):  # operator.go: workflow-level metrics once the workflow is fulfilled
+            duration = time.monotonic() - started
+            metric_scope = argo_rules.node_metric_scope(
+                {**scope, "workflow.status": phase, "workflow.duration": f"{duration:f}"},
+                status=phase, duration=duration, inputs={}, outputs={}, exit_code=None, retries=None,
+            )
+            self._metrics(run, spec["metrics"], metric_scope)
         return run
 
     # -- templates ----------------------------------------------------------------------------------------
-    def _execute(self, run: Run, name: str, inputs: dict[str, str], scope: dict, path: str):
+    def _execute(self, run: Run, name: str, inputs: dict[str, str], scope: dict, path: str,
+                 task: str | None = None, parent: dict | None = None):
         template = self.templates.get(name)
         if template is None:
             raise Unsupported(f"{path}: template {name!r} does not exist")
@@ -126,7 +168,7 @@ class LocalArgo:
                 raise ValueError(f"{path}: input {p['name']!r} of template {name} not supplied")
             local[f"inputs.parameters.{p['name']}"] = value
         if "container" in template:
-            return self._container(run, template, local, path)
+            return self._container(run, template, local, path, task, parent)
         if "dag" in template:
             return self._dag(run, template, local, path)
         raise Unsupported(f"{path}: template {name} is neither a container nor a DAG")
@@ -148,22 +190,23 @@ class LocalArgo:
                     # Argo: `depends: A` needs A Succeeded (or Skipped); otherwise the task never runs.
                     phases[task_name] = "Omitted"
                     continue
-                if "when" in task and not evaluate_when(task["when"], local, task_path):
+                if "when" in task and not argo_rules.should_execute(substitute(task["when"], local, task_path)):
                     phases[task_name] = "Skipped"
                     run.nodes.append(Node(task_path, task["template"], "Skipped"))
                     continue
-                phase, outputs = self._task(run, task, local, task_path)
+                phase, outputs = self._task(run, task, local, task_path, template)
                 phases[task_name] = phase
                 for key, value in outputs.items():
                     local[f"tasks.{task_name}.outputs.{key}"] = value
-        failed = [t for t, p in phases.items() if p in ("Failed", "Omitted")]
+        failed = [t for t, p in phases.items() if p in ("Failed", "Error", "Omitted")]
         return ("Failed" if failed else "Succeeded"), {}
 
-    def _task(self, run: Run, task: dict, scope: dict, path: str):
+    def _task(self, run: Run, task: dict, scope: dict, path: str, parent: dict):
         if "withItems" in task or "withSequence" in task:
             raise Unsupported(f"{path}: withItems/withSequence")
         if "withParam" not in task:
-            return self._execute(run, task["template"], self._arguments(task, scope, path), scope, path)
+            args = self._arguments(task, scope, path)
+            return self._execute(run, task["template"], args, scope, path, task["name"], parent)
         items = json.loads(substitute(task["withParam"], scope, path))
         if not isinstance(items, list):
             raise ValueError(f"{path}: withParam must be a JSON list, got {items!r}")
@@ -172,7 +215,7 @@ class LocalArgo:
             index, item = index_item
             item_scope = {**scope, "item": item if isinstance(item, str) else json.dumps(item)}
             args = self._arguments(task, item_scope, path)
-            return self._execute(run, task["template"], args, scope, f"{path}({index}:{item})")
+            return self._execute(run, task["template"], args, scope, f"{path}({index}:{item})", task["name"], parent)
 
         # Argo runs the fan-out in parallel; so do we (bounded), which also keeps the proof quick.
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
@@ -185,64 +228,117 @@ class LocalArgo:
         return {p["name"]: substitute(str(p.get("value", "")), scope, path) for p in params}
 
     # -- pods -----------------------------------------------------------------------------------------------
-    def _container(self, run: Run, template: dict, scope: dict, path: str):
+    def _container(self, run: Run, template: dict, scope: dict, path: str, task: str | None, parent: dict | None):
         container = template["container"]
-        pod_dir = Path(tempfile.mkdtemp(prefix=f"{template['name']}-", dir=self.workdir))
-        mounts = {m["mountPath"]: pod_dir / m["name"] for m in container.get("volumeMounts") or []}
-        for local_path in mounts.values():
-            local_path.mkdir(parents=True, exist_ok=True)
-        env = self._pod_env(container, path)
         argv = [substitute(a, scope, path) for a in container.get("command", []) + container.get("args", [])]
-        argv = [_map_mounts(kubelet_expand(a, env), mounts) for a in argv]
-        executable = shutil.which(argv[0], path=env.get("PATH"))
-        if executable is None:
-            raise FileNotFoundError(f"{path}: command {argv[0]!r} not found on PATH")
-        limit, retry_codes = _retry(template.get("retryStrategy"), path)
-        timeout = template.get("activeDeadlineSeconds")
         node = Node(path, template["name"], "Running", argv=argv)
-        for attempt in range(1 + limit):
-            node.attempts = attempt + 1
-            log.info("%s: %s", path, " ".join(argv))
-            result = subprocess.run(
-                [executable, *argv[1:]],
-                env=env,
-                cwd=pod_dir,
-                capture_output=True,
-                text=True,
-                timeout=int(timeout) if timeout else None,
-            )
-            node.exit_code, node.stdout, node.stderr = result.returncode, result.stdout, result.stderr
-            if result.returncode == 0 or result.returncode not in retry_codes:
+        strategy = template.get("retryStrategy")
+        keep_result = bool(task and parent and argo_rules.captures_result(task, parent))
+        inputs = {k.split(".", 2)[2]: v for k, v in scope.items() if k.startswith("inputs.parameters.")}
+        clock, execution_deadline = 0.0, None
+        while True:
+            timeout = argo_rules.pod_timeout(template.get("activeDeadlineSeconds"), execution_deadline, clock)
+            attempt, outputs = self._pod(node, template, argv, timeout, clock, keep_result)
+            node.attempts.append(attempt)
+            node.outputs, node.phase, node.exit_code, node.message = (
+                outputs, attempt.phase, attempt.exit_code, attempt.message)
+            clock = attempt.finished
+            decision = argo_rules.next_retry(strategy, node.attempts)
+            if not decision.retry:
+                clock += decision.waited_before_giving_up
+                if decision.waited_before_giving_up:
+                    node.waits.append(decision.waited_before_giving_up)
+                if attempt.phase != "Succeeded" and decision.message:
+                    node.message = decision.message
                 break
-        node.phase = "Succeeded" if node.exit_code == 0 else "Failed"
+            if template.get("metrics"):  # operator.go: a finished attempt of a node still retrying emits too
+                self._metrics(run, template["metrics"], self._metric_scope(attempt, inputs, outputs, None))
+            node.waits.append(decision.wait)
+            clock += decision.wait
+            execution_deadline = decision.deadline
         run.nodes.append(node)
-        outputs = {}
-        if node.phase == "Succeeded":
-            outputs["result"] = node.stdout.strip()
-            for p in (template.get("outputs") or {}).get("parameters") or []:
-                source = p.get("valueFrom") or {}
-                if set(source) != {"path"}:
-                    raise Unsupported(f"{path}: output parameter {p['name']} valueFrom {sorted(source)}")
-                outputs[f"parameters.{p['name']}"] = (
-                    Path(_map_mounts(source["path"], mounts)).read_text().strip()
-                )
-        return node.phase, outputs
+        if template.get("metrics"):
+            final = Attempt(node.phase, node.exit_code, node.attempts[0].started, clock, node.message)
+            retries = len(node.attempts) - 1 if strategy else None
+            self._metrics(run, template["metrics"], self._metric_scope(final, inputs, node.outputs, retries))
+        return node.phase, (node.outputs if node.phase == "Succeeded" else {})
 
-    def _pod_env(self, container: dict, path: str) -> dict[str, str]:
-        """The environment the kubelet builds: envFrom sources, then env entries (which win)."""
+    def _pod(self, node: Node, template: dict, argv: list[str], timeout: float | None, clock: float,
+             keep_result: bool) -> tuple[Attempt, dict[str, str]]:
+        """One attempt: a fresh pod (own root), its process, its outputs."""
+        fault = self.faults.get(template["name"], [None]).pop(0) if self.faults.get(template["name"]) else None
+        if fault is not None:
+            phase = "Succeeded" if fault.exit_code == 0 else "Error" if fault.exit_code is None else "Failed"
+            return Attempt(phase, fault.exit_code, clock, clock + fault.seconds), {}
+        pod_dir = Path(tempfile.mkdtemp(prefix=f"{template['name']}-", dir=self.workdir))
+        root = pod_dir / "root"
+        root.mkdir()
+        mounts = {}
+        for m in template["container"].get("volumeMounts") or []:
+            mounts[m["mountPath"].rstrip("/") or "/"] = pod_dir / "volumes" / m["name"]
+            mounts[m["mountPath"].rstrip("/") or "/"].mkdir(parents=True, exist_ok=True)
+        env = self._pod_env(template["container"], node.path, root, mounts)
+        # Paths written in the spec are re-rooted first; $(VAR) then brings in the (already re-rooted) env values.
+        command = [kubelet_expand(self._in_pod(a, root, mounts), env) for a in argv]
+        executable = shutil.which(command[0], path=env.get("PATH"))
+        if executable is None:
+            raise FileNotFoundError(f"{node.path}: command {command[0]!r} not found on PATH")
+        log.info("%s: %s", node.path, " ".join(command))
+        started = time.monotonic()
+        try:
+            result = subprocess.run([executable, *command[1:]], env=env, cwd=root, capture_output=True, text=True,
+                                    timeout=timeout)
+            code, node.stdout, node.stderr = result.returncode, result.stdout, result.stderr
+        except subprocess.TimeoutExpired as e:
+            code, node.stdout, node.stderr = "deadline", _text(e.stdout), _text(e.stderr)
+        finished = clock + (time.monotonic() - started)
+        if code == "deadline":
+            return Attempt("Failed", None, clock, finished, DEADLINE_MESSAGE), {}
+        if code < 0:  # killed by a signal: the pod is gone without an exit code, Argo's Error
+            return Attempt("Error", None, clock, finished, f"pod killed by signal {-code}"), {}
+        phase = "Succeeded" if code == 0 else "Failed"
+        outputs = {}
+        if keep_result:
+            outputs["result"] = argo_rules.result_of(node.stdout)
+        for p in (template.get("outputs") or {}).get("parameters") or []:
+            source = p.get("valueFrom") or {}
+            if not set(source) <= {"path", "default"} or "path" not in source:
+                raise Unsupported(f"{node.path}: output parameter {p['name']} valueFrom {sorted(source)}")
+            file = Path(self._in_pod(source["path"], root, mounts))
+            try:
+                outputs[f"parameters.{p['name']}"] = argo_rules.parameter_value(
+                    file.read_text() if file.is_file() else None, source.get("default"), p["name"])
+            except ArgoRuleError as e:
+                return Attempt("Error", code, clock, finished, str(e)), outputs
+        return Attempt(phase, code, clock, finished), outputs
+
+    def _metric_scope(self, attempt: Attempt, inputs, outputs, retries) -> dict[str, str]:
+        return argo_rules.node_metric_scope(
+            self.globals, status=attempt.phase, duration=attempt.finished - attempt.started, inputs=inputs,
+            outputs=outputs, exit_code=attempt.exit_code, retries=retries)
+
+    def _metrics(self, run: Run, metrics: dict, scope: dict[str, str]) -> None:
+        emitted, errors = argo_rules.compute_metrics(metrics.get("prometheus") or [], scope,
+                                                     realtime={"duration", "workflow.duration"})
+        run.metrics += emitted
+        run.metric_errors += errors
+
+    def _pod_env(self, container: dict, path: str, root: Path, mounts: dict[str, Path]) -> dict[str, str]:
+        """The environment the kubelet builds: envFrom sources, then env entries (which win); paths re-rooted."""
         env = dict(self.base_env)
+        spec_env: dict[str, str] = {}
         for source in container.get("envFrom") or []:
             kind, ref = (
                 ("configMapRef", self.configmaps) if "configMapRef" in source else ("secretRef", self.secrets)
             )
             name = source[kind]["name"]
             if name in ref:
-                env.update(ref[name])
+                spec_env.update(ref[name])
             elif not source[kind].get("optional"):
                 raise ValueError(f"{path}: {kind} {name!r} does not exist (and is not optional)")
         for var in container.get("env") or []:
             if "value" in var:
-                env[var["name"]] = kubelet_expand(var["value"], env)
+                spec_env[var["name"]] = kubelet_expand(var["value"], {**env, **spec_env})
                 continue
             source = var["valueFrom"]
             kind, ref = (
@@ -254,72 +350,35 @@ class LocalArgo:
                 raise Unsupported(f"{path}: env {var['name']} valueFrom {sorted(source)}")
             sel = source[kind]
             if sel["name"] in ref and sel["key"] in ref[sel["name"]]:
-                env[var["name"]] = ref[sel["name"]][sel["key"]]
+                spec_env[var["name"]] = ref[sel["name"]][sel["key"]]
             elif not sel.get("optional"):
                 raise ValueError(f"{path}: {kind} {sel['name']}/{sel['key']} does not exist")
+        env.update({k: self._in_pod(v, root, mounts) for k, v in spec_env.items()})
         return env
 
-
-# -- Argo's template language, the parts our manifests use --------------------------------------------
-def substitute(text: str, scope: dict[str, str], where: str = "") -> str:
-    """Replace ``{{name}}`` and ``{{=expression}}`` as the workflow controller does; unknown names raise."""
-
-    def simple(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in scope:
-            raise ValueError(f"{where}: {{{{{name}}}}} does not resolve")
-        return scope[name]
-
-    text = EXPRESSION_TAG.sub(lambda m: _format(evaluate_expression(m.group(1), scope, where)), text)
-    return SIMPLE_TAG.sub(simple, text)
-
-
-def _format(value) -> str:
-    return "true" if value is True else "false" if value is False else str(value)
+    def _in_pod(self, value: str, root: Path, mounts: dict[str, Path]) -> str:
+        """A path as the pod sees it: under a volume mount, in the image, or in the pod's own root."""
+        for prefix in LOCAL_URL_PREFIXES:
+            if value.startswith(prefix) and value[len(prefix):].startswith("/"):
+                return prefix + self._in_pod(value[len(prefix):], root, mounts)
+        if not value.startswith("/") or value.startswith("/dev/"):
+            return value
+        if any(value == p or value.startswith(p.rstrip("/") + "/") for p in self.image_paths):
+            return value
+        for mount in sorted(mounts, key=len, reverse=True):
+            if value == mount or value.startswith(mount.rstrip("/") + "/"):
+                return str(mounts[mount]) + value[len(mount.rstrip("/")):]
+        return str(root) + value
 
 
-def evaluate_expression(expression: str, scope: dict[str, str], where: str = ""):
-    """An expr-lang comparison ``operand (==|!=) operand``; operands are variables or quoted literals."""
-    match = COMPARISON.match(expression)
-    if not match:
-        raise Unsupported(f"{where}: expression {expression!r}")
-    left, op, right = match.groups()
-    values = [_operand(side, scope, where) for side in (left, right)]
-    return (values[0] == values[1]) if op == "==" else (values[0] != values[1])
-
-
-def _operand(text: str, scope: dict[str, str], where: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    if text not in scope:
-        raise ValueError(f"{where}: {text} does not resolve")
-    return scope[text]
-
-
-def evaluate_when(when: str, scope: dict[str, str], where: str = "") -> bool:
-    """Argo's ``when``: substitute, then evaluate ``true``/``false`` or a govaluate string comparison."""
-    text = substitute(when, scope, where).strip()
-    if text in ("true", "false"):
-        return text == "true"
-    match = COMPARISON.match(text)
-    if not match:
-        raise Unsupported(f"{where}: when {when!r} -> {text!r}")
-    left, op, right = (s.strip().strip("'\"") for s in match.groups())
-    return (left == right) if op == "==" else (left != right)
+def _text(data) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
 
 
 def kubelet_expand(text: str, env: dict[str, str]) -> str:
     """Kubernetes ``$(VAR)`` expansion in args: defined variables expand, ``$$`` escapes, others stay."""
     parts = text.split("$$")
     return "$".join(KUBELET_VAR.sub(lambda m: env.get(m.group(1), m.group(0)), part) for part in parts)
-
-
-def _map_mounts(arg: str, mounts: dict[str, Path]) -> str:
-    """Point container paths under a volume mount (e.g. /tmp) at the pod's local directory."""
-    for mount_path, local in mounts.items():
-        if arg == mount_path or arg.startswith(mount_path.rstrip("/") + "/"):
-            return str(local) + arg[len(mount_path.rstrip("/")) :]
-    return arg
 
 
 def _depends(task: dict, tasks: dict) -> list[str]:
@@ -329,12 +388,3 @@ def _depends(task: dict, tasks: dict) -> list[str]:
             raise Unsupported(f"depends {task['depends']!r}: only `a && b` of plain task names")
         return [w for w in words if w in tasks]
     return list(task.get("dependencies") or [])
-
-
-def _retry(strategy: dict | None, where: str) -> tuple[int, set[int]]:
-    if not strategy:
-        return 0, set()
-    match = RETRY_EXPRESSION.match(strategy.get("expression", ""))
-    if not match:
-        raise Unsupported(f"{where}: retryStrategy expression {strategy.get('expression')!r}")
-    return int(strategy.get("limit", 0)), {int(match.group(1))}

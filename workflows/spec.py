@@ -83,22 +83,25 @@ def workflow_metrics(prefix: str, **labels: str) -> Metrics:
     return Metrics(prometheus=_duration_and_result(prefix, metric_labels, "workflow run", "workflow."))
 
 
-def step_metrics(prefix: str, rows_field: str | None = None, **labels: str) -> Metrics:
-    """Duration and result of one step, for Prometheus; with ``rows_field``, also the rows it loaded.
+def step_metrics(prefix: str, rows_parameter: str | None = None, **labels: str) -> Metrics:
+    """Duration and result of one step, for Prometheus; with ``rows_parameter``, also the rows it loaded.
 
-    The rows come from the step's stdout (Argo keeps a container's stdout as ``outputs.result``): the
-    ``load`` command prints one JSON object, e.g. ``{"rows_received": 120, "rows_inserted": 3, ...}``.
+    The rows come from an output parameter read from a file (``valueFrom.path``), as upstream
+    ``examples/custom-metrics.yaml`` does, never from ``outputs.result``: Argo captures a container's stdout only
+    when the parent template refers to ``tasks.<name>.outputs.result`` (operator.go ``includeScriptOutput`` /
+    ``hasOutputResultRef``), so a metric reading it would fail with a MetricsError condition.
+    Prometheus shows them as ``argo_workflows_<name>`` (controller.go: the ``argo_workflows`` namespace).
     """
     metric_labels = [MetricLabel(key=k, value=v) for k, v in labels.items()]
     rows = []
-    if rows_field:
+    if rows_parameter:
         rows.append(
             Prometheus(
                 name=f"{prefix}_rows_total",
                 help="Rows loaded by the step",
                 labels=metric_labels,
                 when="{{status}} == Succeeded",
-                counter=Counter(value=f"{{{{=jsonpath(outputs.result, '$.{rows_field}')}}}}"),
+                counter=Counter(value=f"{{{{outputs.parameters.{rows_parameter}}}}}"),
             )
         )
     return Metrics(prometheus=rows + _duration_and_result(prefix, metric_labels, "step", ""))

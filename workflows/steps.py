@@ -34,11 +34,11 @@ from hera.workflows.models import (
     VolumeMount,
 )
 
-import multilevel
+from workflows import config
 
 # Names shared with the chart (charts/multilevel/templates): the chart creates these objects or overlays them.
 IMAGE_REPOSITORY = "multilevel"
-IMAGE_TAG = multilevel.__version__
+IMAGE_TAG = config.version()
 SETTINGS_CONFIGMAP = "multilevel-settings"
 SEMAPHORE_CONFIGMAP = "multilevel-semaphores"
 DOWNLOAD_SEMAPHORE_KEY = "eurostat-downloads"
@@ -59,13 +59,20 @@ def image(step: str) -> str:
     return f"{IMAGE_REPOSITORY}/{step}:{IMAGE_TAG}"
 
 
-def retry(limit: int = 4, first: str = "30s", cap: str = "10m") -> RetryStrategy:
-    """Retry only exit code 75, with exponential backoff; a terminal failure (exit 1) fails at once."""
+def retry(limit: int = 4, first: str = "30s", factor: int = 2, cap: str = "5m") -> RetryStrategy:
+    """Retry what may succeed later: exit 75, or a pod that ended in Error (eviction, spot interruption, node loss:
+    no exit code, so Argo's ``lastRetry.exitCode`` is "-1"). Exit 1 fails at once.
+
+    Argo v4.1.2 ``workflow/controller/operator.go`` ``processNodeRetries`` waits ``duration * factor^(n-1)`` before
+    retry n, at most ``cap``. There is deliberately no ``backoff.maxDuration``: Argo counts it as one window from the
+    first attempt's start (and ``workflowpod.go`` ``getDeadline`` makes it every retried pod's deadline), so a
+    long step that fails late would never be retried. The workflow's ``activeDeadlineSeconds`` bounds the run.
+    """
     return RetryStrategy(
         limit=limit,
         retry_policy="Always",
-        expression=f"asInt(lastRetry.exitCode) == {TRANSIENT_EXIT_CODE}",
-        backoff=Backoff(duration=first, factor=2, max_duration=cap),
+        expression=f'asInt(lastRetry.exitCode) == {TRANSIENT_EXIT_CODE} || lastRetry.status == "Error"',
+        backoff=Backoff(duration=first, factor=factor, cap=cap),
     )
 
 

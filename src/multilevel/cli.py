@@ -142,8 +142,10 @@ def stage(settings, plan_url, slice_id, validated):
 
 @main.command()
 @click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
+@click.option("--rows-out", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the number of rows received to this file (an Argo output parameter for metrics).")
 @click.pass_obj
-def load(settings, plan_url):
+def load(settings, plan_url, rows_out):
     """Load every staged slice of a run into the warehouse in one transaction, keeping history.
 
     Example: multilevel load --plan .../plan.json
@@ -151,6 +153,8 @@ def load(settings, plan_url):
     from multilevel.eurostat.steps import load_step
 
     result = load_step(settings, _plan(plan_url))
+    if rows_out:
+        Path(rows_out).write_text(str(result.rows_received))
     click.echo(json.dumps(result.__dict__))
 
 

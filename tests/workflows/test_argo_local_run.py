@@ -1,8 +1,8 @@
 """Run the generated eurostat-harvest and ess-load DAGs here, as Argo would, and check the warehouse.
 
 The manifests and the settings ConfigMap are taken from `helm template` (what a cluster would receive), with
-values pointing at the local Eurostat stand-in, a real S3-API server (moto) and a DuckDB warehouse. Each
-container's command runs as a subprocess (workflows/local.py walks the DAG and substitutes parameters).
+values pointing at the local Eurostat stand-in, a real S3-API server (moto) and a real PostgreSQL warehouse: the
+shared services a cluster needs, because every pod gets its own filesystem here too (workflows/local.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import uuid
 
 import boto3
-import duckdb
+import psycopg
 import pyreadstat
 import pytest
 from chart_support import ROOT, helm_template
@@ -26,7 +26,7 @@ SLICES = ["TOTAL", "Y_LT5"]
 
 
 @pytest.fixture
-def cluster(tmp_path, helm, s3_env):
+def cluster(tmp_path, helm, s3_env, postgres_url):
     """Rendered chart + ConfigMaps/Secrets as a cluster would hold them, pointing at local servers."""
     bucket = f"argo-{uuid.uuid4().hex[:10]}"
     client = boto3.client(
@@ -42,7 +42,7 @@ def cluster(tmp_path, helm, s3_env):
         f"datasets:\n  - code: {DATASET}\n    split: age\n    nonnegative: true\n"
         f"    filters: {{age: {json.dumps(SLICES)}}}\n"
     )
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = postgres_url
     extra_env = {
         "AWS_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"],
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -59,7 +59,7 @@ def cluster(tmp_path, helm, s3_env):
             "--set",
             f"settings.stageUrl=s3://{bucket}/stage",
             "--set",
-            f"settings.warehouseUrl=duckdb:///{warehouse}",
+            f"settings.warehouseUrl={warehouse}",
             "--set",
             "stage.existingSecret=stage-keys",
             "--set-json",
@@ -75,6 +75,7 @@ def cluster(tmp_path, helm, s3_env):
             secrets={"stage-keys": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}},
             base_env=base_env,
             workdir=tmp_path / "pods",
+            image_paths=[datasets],  # in a cluster the dataset configuration is part of the image
         )
         yield argo, templates, client, bucket, warehouse
 
@@ -100,15 +101,22 @@ def test_eurostat_harvest_dag_runs_end_to_end(cluster):
     assert {f"{prefix}validated/{s}.parquet" for s in SLICES} <= set(keys)
 
     loaded = json.loads(run.pods("load")[0].stdout)
-    with duckdb.connect(str(warehouse), read_only=True) as db:
+    with psycopg.connect(warehouse) as db:
         log = db.execute(
-            "SELECT run_id, status, rows_received FROM eurostat.load_log WHERE dataset = ?", [DATASET]
+            "SELECT run_id, status, rows_received FROM eurostat.load_log WHERE dataset = %s", [DATASET]
         ).fetchall()
         history = db.execute(
             f"SELECT count(*), count(DISTINCT age) FROM eurostat.{DATASET}_history"
         ).fetchone()
     assert log == [("eurostat-harvest-a1b2c", "loaded", loaded["rows_received"])]
     assert history[0] == loaded["rows_received"] > 0 and history[1] == len(SLICES)
+
+    # The metrics Argo's controller would export, evaluated against what the steps produced; no MetricsError.
+    assert run.metric_errors == []
+    rows = [m for m in run.metrics if m.name == "argo_workflows_eurostat_load_rows_total"]
+    assert [(m.value, m.labels) for m in rows] == [(loaded["rows_received"], {"dataset": DATASET})]
+    assert {"argo_workflows_eurostat_harvest_duration_seconds", "argo_workflows_eurostat_harvest_result_total",
+            "argo_workflows_eurostat_load_duration_seconds"} <= {m.name for m in run.metrics}
 
     # A second run finds nothing new: plan writes [] and `when` skips the fan-out and the load.
     again = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-d3e4f")
@@ -128,7 +136,7 @@ def test_ess_load_dag_runs_end_to_end(cluster):
     )
     assert run.phase == "Succeeded", _explain(run)
     assert [n.template for n in run.pods()] == ["ess-load"]
-    with duckdb.connect(str(warehouse), read_only=True) as db:
+    with psycopg.connect(warehouse) as db:
         rounds = db.execute("SELECT essround, count(*) FROM ess.respondents GROUP BY essround").fetchall()
     # The synthetic file, like real ESS9 files, is latin-1 encoded.
     _, meta = pyreadstat.read_dta(str(source), metadataonly=True, encoding="latin1")

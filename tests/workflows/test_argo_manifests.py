@@ -100,8 +100,12 @@ def test_every_step_has_production_settings(manifests):
             c = template["container"]
             assert template["activeDeadlineSeconds"] > 0
             retry = template["retryStrategy"]
-            assert retry["expression"] == f"asInt(lastRetry.exitCode) == {TRANSIENT_EXIT_CODE}"
-            assert retry["backoff"]["duration"] and int(retry["limit"]) > 0
+            assert retry["expression"] == (
+                f'asInt(lastRetry.exitCode) == {TRANSIENT_EXIT_CODE} || lastRetry.status == "Error"'
+            )
+            assert retry["backoff"]["duration"] and retry["backoff"]["cap"] and int(retry["limit"]) > 0
+            # maxDuration is a window from the first attempt (operator.go processNodeRetries): never a per-wait cap
+            assert "maxDuration" not in retry["backoff"]
             assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
             sc = c["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
@@ -125,18 +129,19 @@ def test_downloads_share_a_semaphore_and_loads_hold_a_dataset_mutex(manifests):
 
 
 def test_data_moves_through_the_stage_not_parameters(manifests):
-    """Only the slice-id list is an output parameter; every data argument is a URL under the stage."""
+    """Only the slice-id list (and the load's row count, for its metric) are output parameters; every data
+    argument is a URL under the stage."""
     harvest = manifests["workflowtemplate-eurostat-harvest.yaml"]
     outputs = [
         (t["name"], p["name"])
         for t in harvest["spec"]["templates"]
         for p in (t.get("outputs") or {}).get("parameters", [])
     ]
-    assert outputs == [("plan", "slices")]
+    assert outputs == [("plan", "slices"), ("load", "rows")]
     for template in _containers(harvest):
         args = template["container"]["args"]
         for option in ("--plan", "--out", "--raw", "--in"):
-            if option in args and args[args.index(option) + 1] != "/tmp/slices.json":
+            if option in args and args[args.index(option) + 1] not in ("/tmp/slices.json", "/tmp/rows"):
                 assert args[args.index(option) + 1].startswith(
                     "$(MULTILEVEL_STAGE_URL)/eurostat/{{workflow.parameters.dataset}}/{{workflow.name}}/"
                 )
