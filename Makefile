@@ -1,7 +1,7 @@
 # multilevel: two commands do everything on a fresh machine:
 #   make run    harvest every configured Eurostat dataset into the local DuckDB warehouse
 #               (offline? `make run STANDIN=1` harvests from the local API stand-in instead)
-#   make test   the whole test suite (starts its own servers: API stand-in, S3-API, PostgreSQL, pgbouncer)
+#   make test   the whole test suite (starts its own servers: API stand-in, S3-API, PostgreSQL)
 
 PYTHON_BIN ?= python3
 VENV := .venv
@@ -46,7 +46,7 @@ bench: $(STAMP) ## parse, load and whole-harvest speed and memory, side by side 
 	$(PYTHON) bench/harvest_bench.py | tee bench-results/harvest.txt
 
 .PHONY: reference
-reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS crosswalk) from ../shared/nuts
+reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS crosswalk) from vendor/nuts
 	$(PYTHON) data/build_nuts_reference.py
 
 .PHONY: synthetic-ess

@@ -1,4 +1,4 @@
-"""Build the NUTS reference CSVs in data/reference/ from Eurostat's official material in ../shared/nuts/.
+"""Build the NUTS reference CSVs in data/reference/ from Eurostat's material vendored in vendor/nuts/.
 
 Outputs (all sorted, UTF-8, deterministic; a test regenerates them and compares):
 
@@ -18,7 +18,7 @@ each other version. ``relation`` is read from the region's point of view:
     boundary_change the territory changed: no target region has the same territory
     not_in_version  the target version does not cover the country (e.g. non-EU countries in 2013)
 
-Usage: python data/build_nuts_reference.py [--shared ../shared/nuts] [--out data/reference]
+Usage: python data/build_nuts_reference.py [--source vendor/nuts] [--out data/reference]
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SHARED = HERE.parent.parent / "shared" / "nuts"
+DEFAULT_SOURCE = HERE.parent / "vendor" / "nuts"
 DEFAULT_OUT = HERE / "reference"
 
 VERSIONS = ["2013", "2016", "2021", "2024"]
 SOURCE_VERSION = "2016"
-# Eurostat publishes each reference year in the NUTS version in force for it (shared/nuts/MANIFEST.md).
+# Eurostat publishes each reference year in the NUTS version in force for it (vendor/nuts/MANIFEST.md).
 VERSION_YEARS = [("2013", 2015, 2017), ("2016", 2018, 2020), ("2021", 2021, 2023), ("2024", 2024, 9999)]
 
 # Relations ordered from harmless to useless; composing two steps keeps the worse one.
@@ -181,13 +181,13 @@ def compose(first: list[tuple[str, str, str]], step) -> list[tuple[str, str, str
     return out
 
 
-def build(shared: Path, out: Path) -> dict[str, int]:
+def build(source: Path, out: Path) -> dict[str, int]:
     """Write the four CSVs; returns their row counts."""
-    codes = read_csv(shared / "nuts_codes.csv")
+    codes = read_csv(source / "nuts_codes.csv")
     # The workbooks carry a few section headings in code columns: keep only rows whose codes look like codes.
     changes = [
         r
-        for r in read_csv(shared / "nuts_changes.csv")
+        for r in read_csv(source / "nuts_changes.csv")
         if (r["from_code"] or r["to_code"]) and all(NUTS_CODE.match(c) for c in (r["from_code"], r["to_code"]) if c)
     ]
     for r in changes:
@@ -237,10 +237,10 @@ def build(shared: Path, out: Path) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="folder with nuts_codes.csv etc.")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder with the NUTS CSVs")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    counts = build(args.shared, args.out)
+    counts = build(args.source, args.out)
     for name, n in counts.items():
         print(f"{name}: {n} rows")
 

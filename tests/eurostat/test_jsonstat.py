@@ -17,12 +17,13 @@ from multilevel.eurostat.jsonstat import parse_jsonstat
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "jsonstat"
-SAMPLE_DIRS = [(ROOT / ".." / "shared" / "eurostat").resolve(), ROOT / "tests" / "fixtures" / "eurostat"]
+# Real API answers, copied into the repository with their source (tests/fixtures/eurostat/README.md).
+SAMPLE_DIRS = [ROOT / "tests" / "fixtures" / "eurostat"]
 HC8 = "statsapi_jsonstat_hlth_ehis_hc8_full.json"
 
 
 def real_samples() -> list[Path]:
-    """Every Statistics API JSON-stat sample in ../shared/eurostat and tests/fixtures/eurostat (by name)."""
+    """Every Statistics API JSON-stat sample in tests/fixtures/eurostat (by name)."""
     found: dict[str, Path] = {}
     for folder in SAMPLE_DIRS:
         for path in sorted(folder.glob("statsapi_jsonstat_*.json")):

@@ -17,7 +17,8 @@ from multilevel.validate.flags import known_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "jsonstat"
-SAMPLE_DIRS = [(ROOT / ".." / "shared" / "eurostat").resolve(), ROOT / "tests" / "fixtures" / "eurostat"]
+# Real API answers, copied into the repository with their source (tests/fixtures/eurostat/README.md).
+SAMPLE_DIRS = [ROOT / "tests" / "fixtures" / "eurostat"]
 
 DEMO = Dataset(code="demo_r_pjangrp3", split="age", nonnegative=True)
 SIGNED = Dataset(code="demo_r_gind3", split="indic_de", nonnegative=False)

@@ -29,7 +29,7 @@ STATA_MAGIC = {113, 114, 115, 117, 118, 119}  # first byte of old formats; 117+ 
 
 
 def _read(path: Path, **kwargs):
-    """pyreadstat.read_dta with the default encoding, then latin-1 (real ESS files need it: see shared/ess)."""
+    """pyreadstat.read_dta with the default encoding, then latin-1 (real ESS files need it)."""
     try:
         return pyreadstat.read_dta(str(path), **kwargs)
     except pyreadstat.ReadstatError as e:

@@ -3,7 +3,7 @@
 The stand-in must not read ``../shared`` at run time (images and installed packages do not have it), so the
 few columns it needs are kept beside the code. Run after the reference data changes::
 
-    python -m multilevel.standin.make_geo_codes ../shared/nuts/nuts_codes.csv
+    python -m multilevel.standin.make_geo_codes vendor/nuts/nuts_codes.csv
 
 Output: one line per code, tab-separated ``code, level, versions, name``; versions is a comma-separated list
 of the NUTS versions (2013, 2016, 2021, 2024) that contain the code, name is the newest version's name.
