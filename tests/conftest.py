@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from servers import *  # noqa: F403  (session fixtures that start real S3-API, PostgreSQL and pgbouncer servers)
+from servers import *  # noqa: F403  (session fixtures that start real S3-API and PostgreSQL servers)
 
 from multilevel.settings import Settings
 

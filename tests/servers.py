@@ -1,11 +1,12 @@
-"""Real servers for the tests: an S3-API server, PostgreSQL 18 and pgbouncer, each started and stopped here.
+"""Real servers for the tests: an S3-API server, PostgreSQL 18 and a start-up filter for redshift-connector, each
+started and stopped here (nothing to install by hand: all of it comes from PyPI).
 
 The lead's ``tests/conftest.py`` does ``from servers import *``, so every fixture below is available everywhere.
 Session-scoped: each server starts once per test session (about a second each) and stops at the end, even when a
 test fails. Nothing global is changed: the S3 fixtures hand tests an environment dict (``s3_env``) that they apply
 with ``monkeypatch`` (``s3_stage`` does that for the common case).
 
-PostgreSQL (and pgbouncer) refuse to run as root. When the tests run as root (CI on a fresh machine), the servers run
+PostgreSQL refuses to run as root. When the tests run as root (CI on a fresh machine), the servers run
 as the unprivileged system user ``nobody`` (present on every Debian/Ubuntu image), in a data directory that user owns.
 """
 
@@ -16,13 +17,15 @@ import os
 import pwd
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
@@ -34,11 +37,11 @@ __all__ = [
     "s3_stage",
     "postgres_server",
     "postgres_url",
-    "pgbouncer",
+    "redshift_client_proxy",
     "redshift_url",
 ]
 
-SERVER_USER = "nobody"  # who runs PostgreSQL and pgbouncer when the tests run as root
+SERVER_USER = "nobody"  # who runs PostgreSQL when the tests run as root
 STARTUP_SECONDS = 30.0
 
 
@@ -204,55 +207,101 @@ def postgres_url(postgres_server: str) -> str:
     return postgres_server.rsplit("/", 1)[0] + f"/{name}"
 
 
-# --- pgbouncer in front of PostgreSQL, for redshift-connector ---------------------------------------------------
-@pytest.fixture(scope="session")
-def pgbouncer(postgres_server: str) -> Iterator[str]:
-    """pgbouncer on a free port in front of ``postgres_server``; yields its ``host:port``.
+# --- a start-up filter in front of PostgreSQL, for redshift-connector --------------------------------------------
+# redshift-connector announces itself with start-up parameters Redshift accepts and PostgreSQL rejects ("unrecognized
+# configuration parameter"). The filter below drops exactly those from the client's StartupMessage and then relays
+# bytes both ways unchanged, so everything after the start-up (queries, COPY FROM STDIN, errors) is the real
+# client talking to the real server. It replaces pgbouncer's ``ignore_startup_parameters``: pure Python, so a fresh
+# machine needs no system package and no root to run it.
+REDSHIFT_ONLY_STARTUP_PARAMETERS = frozenset(
+    {b"client_protocol_version", b"driver_version", b"os_version", b"driver_discovery_version", b"extra_float_digits"}
+)
+_SSL_REQUEST, _GSSENC_REQUEST = 80877103, 80877104  # PostgreSQL protocol: "may I speak TLS/GSS?" before start-up
 
-    redshift-connector sends start-up parameters PostgreSQL rejects; pgbouncer is told to ignore them. Needs the
-    Debian package ``pgbouncer`` (``apt-get install -y pgbouncer``).
-    """
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    if not Path(binary).exists():
-        raise RuntimeError("pgbouncer is not installed: apt-get install -y pgbouncer")
-    pg_port = postgres_server.rsplit(":", 1)[1].split("/")[0]
-    root = _server_dir("multilevel-pgbouncer-")
-    port = free_port()
-    (root / "users.txt").write_text('"postgres" ""\n')
-    (root / "pgbouncer.ini").write_text(
-        "[databases]\n"
-        f"* = host=127.0.0.1 port={pg_port}\n"
-        "[pgbouncer]\n"
-        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        "auth_type = trust\n"
-        f"auth_file = {root / 'users.txt'}\n"
-        "pool_mode = session\n"
-        "max_client_conn = 100\ndefault_pool_size = 20\n"
-        "ignore_startup_parameters = client_protocol_version,driver_version,os_version,"
-        "driver_discovery_version,extra_float_digits\n"
-        f"logfile = {root / 'pgbouncer.log'}\n"
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("client closed during start-up")
+        data += chunk
+    return data
+
+
+def filter_startup_message(body: bytes) -> bytes:
+    """The StartupMessage ``body`` (after its length) without the Redshift-only parameters, length prefixed again."""
+    version, pairs = body[:4], body[4:].split(b"\0")
+    kept = b"".join(
+        key + b"\0" + value + b"\0"
+        for key, value in zip(pairs[0::2], pairs[1::2], strict=False)
+        if key and key not in REDSHIFT_ONLY_STARTUP_PARAMETERS
     )
-    if os.geteuid() == 0:
-        entry = pwd.getpwnam(SERVER_USER)
-        for f in root.iterdir():
-            os.chown(f, entry.pw_uid, entry.pw_gid)
-    process = subprocess.Popen(
-        [binary, str(root / "pgbouncer.ini")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        **_as_server_user(),
-    )
+    payload = version + kept + b"\0"
+    return struct.pack("!I", len(payload) + 4) + payload
+
+
+def _relay(source: socket.socket, target: socket.socket) -> None:
     try:
-        _wait_for_port(port, process, "pgbouncer", root / "pgbouncer.log")
-        yield f"127.0.0.1:{port}"
+        while chunk := source.recv(65536):
+            target.sendall(chunk)
+    except OSError:
+        pass
     finally:
-        _stop(process)
-        shutil.rmtree(root, ignore_errors=True)
+        for sock in (source, target):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _serve_client(client: socket.socket, upstream_port: int) -> None:
+    with client:
+        try:
+            while True:
+                length, code = struct.unpack("!II", _recv_exact(client, 8))
+                if code in (_SSL_REQUEST, _GSSENC_REQUEST):
+                    client.sendall(b"N")  # no TLS: the test URL says ssl=false
+                    continue
+                body = struct.pack("!I", code) + _recv_exact(client, length - 8)
+                break
+        except (ConnectionError, OSError, struct.error):
+            return
+        with socket.create_connection(("127.0.0.1", upstream_port)) as upstream:
+            upstream.sendall(filter_startup_message(body))
+            back = threading.Thread(target=_relay, args=(upstream, client), daemon=True)
+            back.start()
+            _relay(client, upstream)
+            back.join()
+
+
+@pytest.fixture(scope="session")
+def redshift_client_proxy(postgres_server: str) -> Iterator[str]:
+    """The start-up filter on a free port in front of ``postgres_server``; yields its ``host:port``."""
+    upstream_port = int(postgres_server.rsplit(":", 1)[1].split("/")[0])
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopping = threading.Event()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=_serve_client, args=(client, upstream_port), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, name="redshift-client-proxy", daemon=True)
+    acceptor.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stopping.set()
+        listener.close()
+        acceptor.join(5)
 
 
 @pytest.fixture
-def redshift_url(postgres_server: str, pgbouncer: str) -> str:
-    """A ``redshift://`` URL (fresh database, through pgbouncer, no TLS, client-side COPY) for RedshiftWarehouse."""
+def redshift_url(postgres_server: str, redshift_client_proxy: str) -> str:
+    """A ``redshift://`` URL (fresh database, through the start-up filter, no TLS, client-side COPY) for
+    RedshiftWarehouse: the real redshift-connector client against PostgreSQL, not a Redshift."""
     name = _create_database(postgres_server)
-    # pgbouncer trusts every client; the password is there because RedshiftWarehouse requires one
-    return f"redshift://postgres:test@{pgbouncer}/{name}?ssl=false&copy_mode=client"
+    # PostgreSQL trusts every local client; the password is there because RedshiftWarehouse requires one
+    return f"redshift://postgres:test@{redshift_client_proxy}/{name}?ssl=false&copy_mode=client"

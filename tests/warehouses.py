@@ -2,7 +2,7 @@
 
 The server fixtures of ``tests/servers.py`` hand out a fresh database per *test*; the ESS, reference and analytics
 tests load 3000 respondents and 16k reference rows, so they share one database per *module* instead, made here on the
-session's PostgreSQL server (and reached through the session's pgbouncer for the Redshift path).
+session's PostgreSQL server (and reached through the session's start-up filter for the Redshift client path).
 
 The Redshift path runs the real redshift-connector against PostgreSQL, so it reads a copy of ``sql/`` whose Redshift
 DDL lacks DISTSTYLE/DISTKEY/SORTKEY (PostgreSQL cannot parse them; test_redshift.py parses the real files).
@@ -39,11 +39,11 @@ def warehouse_url(kind: str, request: pytest.FixtureRequest, folder: Path) -> It
     if kind == "postgres":
         yield server.rsplit("/", 1)[0] + f"/{name}"
         return
-    bouncer = request.getfixturevalue("pgbouncer")
+    proxy = request.getfixturevalue("redshift_client_proxy")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(paths, "SQL_DIR", sql_dir_without_redshift_table_attributes(folder / "sql"))
-        # pgbouncer trusts every client; the password is there because RedshiftWarehouse requires one
-        yield f"redshift://postgres:test@{bouncer}/{name}?ssl=false&copy_mode=client"
+        # PostgreSQL trusts every local client; the password is there because RedshiftWarehouse requires one
+        yield f"redshift://postgres:test@{proxy}/{name}?ssl=false&copy_mode=client"
 
 
 def comparable(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

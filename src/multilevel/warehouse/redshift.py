@@ -14,7 +14,7 @@ password comes from the URL or ``MULTILEVEL_WAREHOUSE_PASSWORD`` / ``/run/secret
   MANIFEST FORMAT AS PARQUET`` (``sql/redshift/copy_parquet.sql``), with ``MULTILEVEL_REDSHIFT_IAM_ROLE``;
 * ``client``: the files listed in the same manifest are read from the store by this process and inserted in
   multi-row INSERTs. Slow, but it needs no S3 access from the server: the local test setup (PostgreSQL behind
-  pgbouncer) and nothing else should use it.
+  the tests' start-up filter) and nothing else should use it.
 
 The history merge uses the staging-table form Redshift documents (see ``sql/redshift/eurostat/``); loads of all
 datasets serialise on ``LOCK eurostat.load_log``, which also prevents Redshift's serializable-isolation aborts; ESS
