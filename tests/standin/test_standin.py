@@ -418,7 +418,7 @@ def test_full_cubes_have_the_real_observation_counts():
 
 
 def test_geo_code_list_is_up_to_date():
-    nuts_csv = paths.ROOT.parent / "shared" / "nuts" / "nuts_codes.csv"
+    nuts_csv = paths.ROOT / "vendor" / "nuts" / "nuts_codes.csv"
     assert make_geo_codes.build_lines(nuts_csv) == make_geo_codes.OUTPUT.read_text(
         encoding="utf-8"
     ).splitlines(keepends=True)

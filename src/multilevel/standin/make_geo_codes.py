@@ -1,6 +1,6 @@
 """Build ``geo_codes.txt``, the compact NUTS code list the stand-in serves, from the NUTS reference CSV.
 
-The stand-in must not read ``../shared`` at run time (images and installed packages do not have it), so the
+The stand-in must not read files outside the package at run time (images and installed packages do not have it), so the
 few columns it needs are kept beside the code. Run after the reference data changes::
 
     python -m multilevel.standin.make_geo_codes vendor/nuts/nuts_codes.csv
