@@ -19,18 +19,9 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from multilevel.standin.cubes import (
-    BASE_FLAGS,
-    BRUSSELS,
-    TIMESTAMP_FORMAT,
-    BaseCube,
-    Dimension,
-    _annotations,
-    _apply_flags,
-    _common_dims,
-    _reserve,
-)
+from multilevel.standin.cube import BRUSSELS, TIMESTAMP_FORMAT, BaseCube, Dimension
 from multilevel.standin.geo import build_geo_list
+from multilevel.standin.synthetic import BASE_FLAGS, apply_flags, common_dims, dataflow_annotations, reserve_cells
 
 # (folder code, folder title, dataset code prefix, indicator dimension, what is measured)
 THEMES = [
@@ -117,9 +108,9 @@ def regional_cube(spec: RegionalSpec) -> BaseCube:
     values = np.round(level * trend * noise * np.ones((1, 1, 1, n_time)), 1)[None]  # (freq, ind, unit, geo, time)
     values = np.clip(values, 0.1, None)
     status = np.zeros(values.shape, dtype=np.int8)
-    _apply_flags(rng, values, status, BASE_FLAGS, valid)
-    reserve = _reserve(rng, values, status, count=8)
-    freq, _, time = _common_dims(geo, years)
+    apply_flags(rng, values, status, BASE_FLAGS, valid)
+    reserve = reserve_cells(rng, values, status, count=8)
+    freq, _, time = common_dims(geo, years)
     geo_dim = Dimension("geo", "Geopolitical entity (reporting)", codes, {c: geo.labels[c] for c in codes})
     ind_codes = [f"I{k:02d}" for k in range(n_ind)]
     unit_codes = ["NR", "PC"][:n_unit]
@@ -134,7 +125,7 @@ def regional_cube(spec: RegionalSpec) -> BaseCube:
     return BaseCube(
         code=spec.code, label=spec.title, dims=dims, values=values, status=status, flags=list(BASE_FLAGS),
         dsd_version="1.0", reserve=reserve,
-        annotations=_annotations(spec.code, f"{spec.theme}_esms", "2015-05-21T11:00:00+0200", spec.update_data,
+        annotations=dataflow_annotations(spec.code, f"{spec.theme}_esms", "2015-05-21T11:00:00+0200", spec.update_data,
                                  spec.update_structure, time.codes),
     )
 

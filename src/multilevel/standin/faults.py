@@ -18,11 +18,20 @@ contains the substring get it, first queued first served. Kinds, and what the cl
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from dataclasses import dataclass, field
+
+from multilevel.standin import render
+from multilevel.standin.api import HTML_TYPE, SORRY_PATH, Answer
 
 KINDS = ("500", "502", "503", "429", "slow", "truncate", "sorry", "gzip", "413", "413warning")
 OPTIONS = {"429": {"retry_after"}, "slow": {"seconds"}}
+ASYNC_WARNING = "ASYNCHRONOUS_RESPONSE. Your request will be treated asynchronously. Please try again later."
+SERVER_ERRORS = {"500": "Internal server error", "502": "Bad Gateway", "503": "Service Unavailable"}
+# kinds that alter the normal answer (applied by the handler) instead of replacing it
+ALTERING = ("gzip", "truncate")
 
 
 @dataclass
@@ -80,3 +89,25 @@ class FaultQueue:
         """Drop every queued fault."""
         with self._lock:
             self._faults.clear()
+
+
+def answer(fault: Fault, base_url: str, max_cells: int) -> Answer | None:
+    """The answer that replaces the normal one, or None when ``fault`` only delays or alters it."""
+    kind = fault.kind
+    if kind in SERVER_ERRORS:
+        status = int(kind)
+        return Answer(status, render.error_body(status, 500, SERVER_ERRORS[kind]))
+    if kind == "429":
+        seconds = int(fault.opts.get("retry_after", 1))
+        return Answer(429, render.error_body(429, 429, "Too Many Requests"), headers={"Retry-After": str(seconds)})
+    if kind == "sorry":
+        return Answer(302, b"", HTML_TYPE, {"Location": base_url + SORRY_PATH})
+    if kind == "413":
+        error = render.too_big(max_cells * 10, max_cells)
+        return Answer(error.status, error.body())
+    if kind == "413warning":
+        body = json.dumps({"warning": {"status": 413, "label": ASYNC_WARNING}}, separators=(",", ":")).encode()
+        return Answer(200, body)
+    if kind == "slow":
+        time.sleep(fault.opts.get("seconds", 2.0))
+    return None

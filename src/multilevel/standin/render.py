@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-from multilevel.standin.cubes import FLAG_LABELS, BaseCube, Cube, format_ts
+from multilevel.standin.cube import FLAG_LABELS, BaseCube, Cube, format_ts
 from multilevel.standin.geo import geo_level
 
 LANGS = ("EN", "FR", "DE")
