@@ -163,14 +163,21 @@ def load(settings, plan_url, rows_out):
 @click.option("--dataset", help="Dataset, when there is no plan URL.")
 @click.option("--run-id", help="Run id, when there is no plan URL.")
 @click.option("--reason", default="run failed", help="What failed (shown in eurostat.load_log.message).")
+@click.option("--check-run", help="Run id of a `multilevel check --run-id`: record every dataset it handed over "
+                                  "whose harvest logged nothing (the catalogue workflow's exit handler).")
 @click.pass_obj
-def record_failure(settings, plan_url, dataset, run_id, reason):
+def record_failure(settings, plan_url, dataset, run_id, reason, check_run):
     """Record a failed run in eurostat.load_log (the Argo exit handler runs this).
 
     Example: multilevel record-failure --plan .../eurostat/demo_r_pjangrp3/RUN/plan.json --reason "download failed"
     """
     from multilevel.eurostat.steps import failed_run_of, record_failure_step
 
+    if check_run:
+        from multilevel.eurostat.check import record_unfinished
+
+        click.echo(json.dumps({"recorded_failed": record_unfinished(settings, check_run, reason)}))
+        return
     if plan_url:
         dataset, run_id, update_data, update_structure = failed_run_of(plan_url)
     elif dataset and run_id:
@@ -293,8 +300,10 @@ def catalogue(settings, selected, as_json):
 @click.option("--out", type=click.Path(dir_okay=False, writable=True),
               help="Write the changed dataset codes as a JSON list here ([] when nothing changed), for Argo.")
 @click.option("--harvest", "then_harvest", is_flag=True, help="Then harvest every changed dataset, in-process.")
+@click.option("--run-id", help="Also keep the changed list in the stage under this run id (Argo: the workflow name), "
+                               "for `record-failure --check-run`.")
 @click.pass_obj
-def check(settings, out, then_harvest):
+def check(settings, out, then_harvest, run_id):
     """The cheap daily check: one catalogue request, a dataflow request only where a dataset may have changed.
 
     Prints one JSON summary (requests made, changed datasets). Example: multilevel check --out /tmp/changed.json
@@ -304,6 +313,10 @@ def check(settings, out, then_harvest):
 
     client = EurostatClient.from_settings(settings)
     result = run_check(settings, client)
+    if run_id:
+        from multilevel.eurostat.check import write_check_record
+
+        write_check_record(settings, run_id, result)
     if out:
         Path(out).write_text(json.dumps(result.changed))
     click.echo(json.dumps(result.summary()))

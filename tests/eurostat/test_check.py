@@ -211,3 +211,22 @@ def test_check_and_status_on_postgres_and_the_redshift_path(kind, settings, cata
         rows = status(settings, stale_after_hours=36)
     assert {r["dataset"] for r in rows} == set(first.changed)
     assert all(not r["stale"] and r["current_rows"] > 0 for r in rows)
+
+
+def test_the_exit_handler_records_every_handed_over_dataset_that_never_finished(settings, catalogue_api):
+    from multilevel.eurostat.check import record_unfinished, write_check_record
+    from multilevel.eurostat.steps import plan_step
+
+    result = check(settings)
+    write_check_record(settings, "catalogue-run-1", result)
+    done = sorted(result.changed)[0]
+    harvest_dataset(settings, done)  # loaded under its own run id: that does not count for this run...
+    assert not plan_step(settings, done, run_id="catalogue-run-1").plan.changed  # ...this run's 'unchanged' does
+    recorded = record_unfinished(settings, "catalogue-run-1", "Argo workflow catalogue-run-1 ended Failed")
+    assert recorded == [c for c in result.changed if c != done]
+    with duckdb.connect(settings.warehouse_url.removeprefix("duckdb:///"), read_only=True) as db:
+        failed = db.execute("SELECT dataset, message FROM eurostat.load_log WHERE status = 'failed' "
+                            "AND run_id = 'catalogue-run-1' ORDER BY dataset").fetchall()
+    assert [d for d, _ in failed] == recorded and all("ended Failed" in m for _, m in failed)
+    assert record_unfinished(settings, "catalogue-run-1", "again") == []  # idempotent: each is logged now
+    assert record_unfinished(settings, "no-such-run", "x") == []  # a check that failed before its record

@@ -22,6 +22,7 @@ hundreds of datasets twice a day that is a long table of nothing, and single-row
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -403,3 +404,49 @@ def status(settings: Settings, *, stale_after_hours: float, now: datetime | None
         row["stale"] = bool(why)
         row["why"] = "; ".join(why)
     return [out[k] for k in sorted(out)]
+
+
+# --- a check run on Argo: what it handed to the harvests, and which of them never finished ---------------------
+def check_record_key(run_id: str) -> str:
+    """Stage key of the datasets a check run handed over (``_checks`` can never be a dataset code)."""
+    from multilevel.eurostat.plan import check_run_id
+
+    return f"eurostat/_checks/{check_run_id(run_id)}/changed.json"
+
+
+def write_check_record(settings: Settings, run_id: str, result: CheckResult) -> str:
+    from multilevel.stage import open_store
+
+    store = open_store(settings.stage_url)
+    key = check_record_key(run_id)
+    store.write_bytes(key, json.dumps({"check_id": result.check_id, "changed": result.changed}).encode())
+    return store.url_for(key)
+
+
+def record_unfinished(settings: Settings, run_id: str, reason: str) -> list[str]:
+    """Record a failure for every dataset a check run handed over whose harvest (run ``run_id``) logged nothing.
+
+    On Argo the catalogue workflow's exit handler runs this: the harvests it fanned out share its run id, and a
+    harvest that finished logged ``loaded`` or ``unchanged`` (a plan or load failure inside it logged ``failed``).
+    Returns the datasets recorded now.
+    """
+    from multilevel.errors import StageError
+    from multilevel.stage import open_store
+    from multilevel.warehouse.history import record_run
+
+    store = open_store(settings.stage_url)
+    key = check_record_key(run_id)
+    try:
+        handed = json.loads(store.read_bytes(key))["changed"]
+    except StageError:  # the check itself failed before it wrote its record: nothing was handed over
+        log.warning("check run %s wrote no record at %s; nothing to record", run_id, store.url_for(key))
+        return []
+    with connect(settings.warehouse_url, settings) as wh:
+        ensure_catalogue_schema(wh)
+        logged = {r[0] for r in wh.query("SELECT DISTINCT dataset FROM eurostat.load_log WHERE run_id = %s",
+                                         (run_id,))}
+        missing = [code for code in handed if code not in logged]
+        with wh.transaction():
+            for code in missing:
+                record_run(wh, code, run_id, "failed", started_at=now_utc(), message=reason)
+    return missing
