@@ -81,7 +81,7 @@ def regional_specs(count: int) -> list[RegionalSpec]:
         title = f"{measure} (synthetic {i:03d}) by {'regions' if national else LEVEL_WORDS[max_level]}"
         specs.append(RegionalSpec(
             code=code, title=title, theme=theme, dim=dim,
-            indicators=12 if large else int(rng.integers(1, 5)), units=2 if large else int(rng.integers(1, 3)),
+            indicators=6 if large else int(rng.integers(1, 5)), units=2 if large else int(rng.integers(1, 3)),
             max_level=max_level,
             countries=None if large or national else tuple(SMALL_COUNTRIES[i % len(SMALL_COUNTRIES)]),
             first_year=first, last_year=last,
