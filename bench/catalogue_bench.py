@@ -133,7 +133,8 @@ def main() -> None:
 
         day("day 1 (first full harvest)")
         day("day 2 (nothing changed)")
-        revised = [c for _, c in sizes][:: max(1, round(1 / args.changed))][: max(1, round(args.changed * len(sizes)))]
+        regional = [c for _, c in sizes if "_nat" not in c]  # national-only ones are not selected
+        revised = regional[:: max(1, round(1 / args.changed))][: max(1, round(args.changed * len(regional)))]
         for code in revised:
             api.revise(code)
         day(f"day 3 ({len(revised)} datasets revised, {args.changed:.0%})")
