@@ -4,6 +4,13 @@
                          download -> validate -> stage
     onExit: record-failure, when the workflow did not succeed
 
+The dataset is an input of every template (``inputs.parameters.dataset``), not read from the workflow's parameters:
+the entrypoint ``harvest`` receives the workflow argument ``dataset`` (Argo passes a workflow's arguments to its
+entrypoint's inputs: operator.go ``operate``), and the ``eurostat-catalogue`` workflow runs the same ``harvest``
+template once per changed dataset through ``templateRef`` (workflows/catalogue.py), where the workflow's own
+parameters are the catalogue's. Only the exit handler, which runs for a standalone harvest alone, reads the
+workflow parameter.
+
 Steps hand each other URLs under the stage URL, keyed by dataset and run (the workflow name); the only
 value that travels through Argo is the small JSON list of slice ids that drives the fan-out. References between
 tasks use hera's typed helpers (``get_parameter``, ``with_param=``, ``on_workflow_status``), not hand-written strings.
@@ -18,6 +25,7 @@ from workflows import spec
 from workflows.steps import STAGE, download_semaphore, mutex, resources, step
 
 NAME = "eurostat-harvest"
+ENTRYPOINT = "harvest"  # the template the catalogue workflow references
 RUN_ID = "{{workflow.name}}"  # Argo's workflow variables have no hera helper
 SLICES_FILE = "/tmp/slices.json"
 ROWS_FILE = "/tmp/rows"
@@ -29,10 +37,12 @@ def build() -> WorkflowTemplate:
     """Build the harvest WorkflowTemplate; the dataset is a parameter, so one template serves all."""
     slice_input = Parameter(name="slice")
     slice_ = f"{{{{inputs.parameters.{slice_input.name}}}}}"
+    dataset_input = Parameter(name="dataset")
+    dataset = f"{{{{inputs.parameters.{dataset_input.name}}}}}"
 
     with WorkflowTemplate(
         name=NAME,
-        entrypoint="harvest",
+        entrypoint=ENTRYPOINT,
         on_exit="exit-handler",
         parallelism=PARALLELISM,
         arguments=[Parameter(name="dataset", description="Eurostat dataset code, as configured")],
@@ -42,12 +52,14 @@ def build() -> WorkflowTemplate:
         ),
         **spec.workflow_settings(),
     ) as wt:
-        dataset = str(wt.get_parameter("dataset"))
-        wt.metrics = spec.workflow_metrics("eurostat_harvest", dataset=dataset)
+        workflow_dataset = str(wt.get_parameter("dataset"))
+        wt.metrics = spec.workflow_metrics("eurostat_harvest", dataset=workflow_dataset)
         run_url = f"{STAGE}/eurostat/{dataset}/{RUN_ID}"
         plan_url = f"{run_url}/plan.json"
         raw_url = f"{run_url}/raw/{slice_}"
         parquet_url = f"{run_url}/validated/{slice_}.parquet"
+        per_dataset = [dataset_input]
+        per_slice = [dataset_input, slice_input]
 
         plan = step(
             "plan",
@@ -56,6 +68,7 @@ def build() -> WorkflowTemplate:
             warehouse=True,
             deadline=600,
             resources=resources("100m", "256Mi", "1", "512Mi"),
+            inputs=per_dataset,
             # The default keeps a failed plan (no file written) a plain failure rather than an executor Error.
             outputs=[Parameter(name="slices", value_from=ValueFrom(path=SLICES_FILE, default="[]"))],
         )
@@ -66,7 +79,7 @@ def build() -> WorkflowTemplate:
             warehouse=False,
             deadline=1800,
             resources=resources("100m", "256Mi", "1", "1Gi"),
-            inputs=[slice_input],
+            inputs=per_slice,
             synchronization=download_semaphore(),
         )
         validate = step(
@@ -76,7 +89,7 @@ def build() -> WorkflowTemplate:
             warehouse=False,
             deadline=1800,
             resources=resources("250m", "512Mi", "2", "2Gi"),
-            inputs=[slice_input],
+            inputs=per_slice,
         )
         stage = step(
             "stage",
@@ -85,7 +98,7 @@ def build() -> WorkflowTemplate:
             warehouse=False,
             deadline=900,
             resources=resources("100m", "256Mi", "1", "512Mi"),
-            inputs=[slice_input],
+            inputs=per_slice,
         )
         load = step(
             "load",
@@ -94,6 +107,7 @@ def build() -> WorkflowTemplate:
             warehouse=True,
             deadline=3600,
             resources=resources("250m", "512Mi", "2", "2Gi"),
+            inputs=per_dataset,
             # One load per dataset at a time: two runs must not merge into the same history table at once.
             synchronization=mutex(f"eurostat-load-{dataset}"),
             outputs=[Parameter(name="rows", value_from=ValueFrom(path=ROWS_FILE, default="0"))],
@@ -102,22 +116,24 @@ def build() -> WorkflowTemplate:
         record_failure = step(
             "record-failure",
             "load",
-            ["record-failure", "--plan", plan_url, "--reason", f"Argo workflow {RUN_ID} ended {{{{workflow.status}}}}"],
+            # the exit handler runs for a standalone harvest only: there, the workflow parameter is the dataset
+            ["record-failure", "--plan", f"{STAGE}/eurostat/{workflow_dataset}/{RUN_ID}/plan.json",
+             "--reason", f"Argo workflow {RUN_ID} ended {{{{workflow.status}}}}"],
             warehouse=True,
             deadline=600,
             resources=resources("50m", "128Mi", "500m", "256Mi"),
         )
 
-        with DAG(name="slice", inputs=[slice_input]) as slice_dag:
-            arguments = {slice_input.name: slice_}
+        with DAG(name="slice", inputs=per_slice) as slice_dag:
+            arguments = {dataset_input.name: dataset, slice_input.name: slice_}
             (
                 download(name="download", arguments=arguments)
                 >> validate(name="validate", arguments=arguments)
                 >> stage(name="stage", arguments=arguments)
             )
 
-        with DAG(name="harvest"):
-            plan_task = plan(name="plan")
+        with DAG(name=ENTRYPOINT, inputs=per_dataset):
+            plan_task = plan(name="plan", arguments={dataset_input.name: dataset})
             slices = plan_task.get_parameter("slices")
             # '[]' (the CLI's exact output) means Eurostat has nothing new: skip the fan-out and the load.
             changed = f"'{slices}' != '[]'"
@@ -126,9 +142,9 @@ def build() -> WorkflowTemplate:
                 template=slice_dag,
                 when=changed,
                 with_param=slices,
-                arguments={slice_input.name: "{{item}}"},
+                arguments={dataset_input.name: dataset, slice_input.name: "{{item}}"},
             )
-            plan_task >> fan_out >> load(name="load", when=changed)
+            plan_task >> fan_out >> load(name="load", when=changed, arguments={dataset_input.name: dataset})
 
         with DAG(name="exit-handler"):
             record_failure(name="record-failure").on_workflow_status(WorkflowStatus.succeeded, Operator.not_equal)

@@ -109,6 +109,7 @@ class LocalArgo:
         parallelism: int = 4,
         image_paths: list[str | Path] = (),
         faults: dict[str, list[Fault]] | None = None,
+        workflow_templates: dict[str, dict] | None = None,
     ):
         self.configmaps = configmaps
         self.secrets = secrets or {}
@@ -118,6 +119,8 @@ class LocalArgo:
         self.parallelism = parallelism
         self.image_paths = [str(Path(p)) for p in image_paths]
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
+        # WorkflowTemplates a task's templateRef may name (by metadata.name), as the cluster holds them
+        self.workflow_templates = workflow_templates or {}
 
     # -- public -------------------------------------------------------------------------------------------
     def submit(self, template: dict, parameters: dict[str, str], name: str) -> Run:
@@ -140,7 +143,9 @@ class LocalArgo:
         scope.update({f"workflow.parameters.{k}": v for k, v in values.items()})
         self.globals = dict(scope)
         started = time.monotonic()
-        phase, _ = self._execute(run, spec["entrypoint"], {}, scope, name)
+        # operator.go operate(): the entrypoint runs with the workflow's arguments as its arguments, so an
+        # entrypoint input named like a workflow parameter receives its value.
+        phase, _ = self._execute(run, spec["entrypoint"], dict(values), scope, name)
         run.phase = phase
         if spec.get("onExit"):
             exit_scope = {**scope, "workflow.status": phase, "workflow.failures": "[]"}
@@ -156,8 +161,12 @@ class LocalArgo:
 
     # -- templates ----------------------------------------------------------------------------------------
     def _execute(self, run: Run, name: str, inputs: dict[str, str], scope: dict, path: str,
-                 task: str | None = None, parent: dict | None = None):
-        template = self.templates.get(name)
+                 task: str | None = None, parent: dict | None = None, base: dict[str, dict] | None = None):
+        """Run template ``name`` of ``base`` (the templates names resolve in: this workflow's, or after a
+        ``templateRef`` the referenced WorkflowTemplate's, as workflow/templateresolution/context.go
+        GetTemplateBase switches it); ``workflow.*`` in ``scope`` stays the calling workflow's."""
+        base = base if base is not None else self.templates
+        template = base.get(name)
         if template is None:
             raise Unsupported(f"{path}: template {name!r} does not exist")
         declared = (template.get("inputs") or {}).get("parameters") or []
@@ -170,10 +179,10 @@ class LocalArgo:
         if "container" in template:
             return self._container(run, template, local, path, task, parent)
         if "dag" in template:
-            return self._dag(run, template, local, path)
+            return self._dag(run, template, local, path, base)
         raise Unsupported(f"{path}: template {name} is neither a container nor a DAG")
 
-    def _dag(self, run: Run, template: dict, scope: dict, path: str):
+    def _dag(self, run: Run, template: dict, scope: dict, path: str, base: dict[str, dict]):
         tasks = {t["name"]: t for t in template["dag"]["tasks"]}
         phases: dict[str, str] = {}
         local = dict(scope)
@@ -192,21 +201,28 @@ class LocalArgo:
                     continue
                 if "when" in task and not argo_rules.should_execute(substitute(task["when"], local, task_path)):
                     phases[task_name] = "Skipped"
-                    run.nodes.append(Node(task_path, task["template"], "Skipped"))
+                    run.nodes.append(Node(task_path, _template_name(task), "Skipped"))
                     continue
-                phase, outputs = self._task(run, task, local, task_path, template)
+                phase, outputs = self._task(run, task, local, task_path, template, base)
                 phases[task_name] = phase
                 for key, value in outputs.items():
                     local[f"tasks.{task_name}.outputs.{key}"] = value
         failed = [t for t, p in phases.items() if p in ("Failed", "Error", "Omitted")]
         return ("Failed" if failed else "Succeeded"), {}
 
-    def _task(self, run: Run, task: dict, scope: dict, path: str, parent: dict):
+    def _task(self, run: Run, task: dict, scope: dict, path: str, parent: dict, base: dict[str, dict]):
         if "withItems" in task or "withSequence" in task:
             raise Unsupported(f"{path}: withItems/withSequence")
+        name = _template_name(task)
+        if task.get("templateRef"):
+            ref = task["templateRef"]
+            holder = self.workflow_templates.get(ref.get("name"))
+            if holder is None:
+                raise Unsupported(f"{path}: templateRef names WorkflowTemplate {ref.get('name')!r}, unknown here")
+            base = {t["name"]: t for t in holder["spec"]["templates"]}
         if "withParam" not in task:
             args = self._arguments(task, scope, path)
-            return self._execute(run, task["template"], args, scope, path, task["name"], parent)
+            return self._execute(run, name, args, scope, path, task["name"], parent, base)
         items = json.loads(substitute(task["withParam"], scope, path))
         if not isinstance(items, list):
             raise ValueError(f"{path}: withParam must be a JSON list, got {items!r}")
@@ -215,10 +231,12 @@ class LocalArgo:
             index, item = index_item
             item_scope = {**scope, "item": item if isinstance(item, str) else json.dumps(item)}
             args = self._arguments(task, item_scope, path)
-            return self._execute(run, task["template"], args, scope, f"{path}({index}:{item})", task["name"], parent)
+            return self._execute(run, name, args, scope, f"{path}({index}:{item})", task["name"], parent, base)
 
-        # Argo runs the fan-out in parallel; so do we (bounded), which also keeps the proof quick.
-        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+        # Argo runs the fan-out in parallel; so do we (bounded, also by the DAG template's own parallelism: Argo's
+        # examples/parallelism-nested-dag.yaml), which also keeps the proof quick.
+        workers = min(self.parallelism, int(parent.get("parallelism") or self.parallelism))
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             results = list(pool.map(child, enumerate(items)))
         phase = "Failed" if any(p != "Succeeded" for p, _ in results) else "Succeeded"
         return phase, {}
@@ -388,3 +406,8 @@ def _depends(task: dict, tasks: dict) -> list[str]:
             raise Unsupported(f"depends {task['depends']!r}: only `a && b` of plain task names")
         return [w for w in words if w in tasks]
     return list(task.get("dependencies") or [])
+
+
+def _template_name(task: dict) -> str:
+    """The template a DAG task runs: ``template``, or the ``template`` of its ``templateRef``."""
+    return task["templateRef"]["template"] if task.get("templateRef") else task["template"]

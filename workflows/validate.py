@@ -158,13 +158,17 @@ def dependencies(task: dict) -> list[str]:
     return list(task.get("dependencies") or [])
 
 
-def wiring_errors(spec: dict, where: str) -> list[str]:
+def wiring_errors(spec: dict, where: str, workflow_templates: dict[str, dict] | None = None) -> list[str]:
     """Unresolved references and missing templates in one workflow spec (a template's or a Workflow's).
 
     Checks: entrypoint and onExit exist; every DAG task names an existing template, passes exactly the
     inputs it declares without a default, and reads only ``inputs`` of its own template, outputs its
     ancestors declare, declared workflow parameters, and ``item`` inside a loop; container templates read
-    only their own inputs and workflow variables; ``workflow.status`` only in the exit handler.
+    only their own inputs and workflow variables; ``workflow.status`` only in the exit handler. A task's
+    ``templateRef`` must name a template of one of ``workflow_templates``, and that template (and every template it
+    reaches there) may read only workflow parameters the calling workflow declares: the referenced templates run with
+    the caller's ``workflow.*`` (workflow/templateresolution/context.go resolves only template names in the
+    referenced WorkflowTemplate).
     """
     errors: list[str] = []
     templates = {t["name"]: t for t in spec.get("templates") or []}
@@ -199,7 +203,13 @@ def wiring_errors(spec: dict, where: str) -> list[str]:
             for dep in dependencies(task):
                 if dep not in tasks:
                     errors.append(f"{where}: {context}: depends on unknown task {dep!r}")
-            target = templates.get(task.get("template"))
+            if task.get("templateRef"):
+                target, problems = _referenced(task["templateRef"], workflow_templates or {}, workflow_params)
+                errors += [f"{where}: {context}: {p}" for p in problems]
+                if target is None:
+                    continue
+            else:
+                target = templates.get(task.get("template"))
             if target is None:
                 errors.append(f"{where}: {context}: template {task.get('template')!r} does not exist")
                 continue
@@ -219,6 +229,28 @@ def wiring_errors(spec: dict, where: str) -> list[str]:
                 scope.add("item")
             check({k: v for k, v in task.items()}, scope, context, in_exit)
     return errors
+
+
+def _referenced(ref: dict, workflow_templates: dict[str, dict], caller_params: set[str]) -> tuple[dict | None, list]:
+    """The template a ``templateRef`` names, and what is wrong with calling it from a workflow declaring
+    ``caller_params``."""
+    holder = workflow_templates.get(ref.get("name"))
+    if holder is None:
+        return None, [f"templateRef names WorkflowTemplate {ref.get('name')!r}, which is not generated"]
+    templates = {t["name"]: t for t in holder["spec"].get("templates") or []}
+    target = templates.get(ref.get("template"))
+    if target is None:
+        return None, [f"templateRef names template {ref.get('template')!r}, which {ref.get('name')} does not have"]
+    problems = []
+    for name in sorted(_reachable(templates, target["name"])):
+        for is_expression, text in references(templates[name]):
+            for var in _variables(is_expression, text):
+                if var.startswith("workflow.parameters.") and var.split(".", 2)[2] not in caller_params:
+                    problems.append(
+                        f"referenced template {ref['name']}/{name} reads {{{{{var}}}}}, which the calling workflow "
+                        "does not declare: pass it as an input"
+                    )
+    return target, problems
 
 
 def _reachable(templates: dict[str, dict], start: str) -> set[str]:
@@ -255,7 +287,7 @@ def manifest_errors(manifests: list[dict]) -> list[str]:
     for m in manifests:
         errors += schema_errors(m)
         if m.get("kind") in ("WorkflowTemplate", "Workflow"):
-            errors += wiring_errors(m["spec"], f"{m['kind']} {m['metadata']['name']}")
+            errors += wiring_errors(m["spec"], f"{m['kind']} {m['metadata']['name']}", templates)
         elif m.get("kind") == "CronWorkflow":
             errors += cron_errors(m, templates)
     return errors

@@ -57,8 +57,10 @@ def test_rendered_argo_documents_validate_and_resolve(rendered, name):
     assert sorted(d["kind"] for d in argo) == [
         "CronWorkflow",
         "CronWorkflow",
+        "CronWorkflow",  # eurostat-catalogue
         "WorkflowTemplate",
         "WorkflowTemplate",
+        "WorkflowTemplate",  # eurostat-catalogue
     ]
     assert validate.manifest_errors(argo) == []
 

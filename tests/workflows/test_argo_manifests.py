@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from multilevel.datasets import load_datasets
-from workflows import generate, validate
+from workflows import catalogue, generate, validate
 from workflows.steps import TRANSIENT_EXIT_CODE
 
 
@@ -19,7 +19,7 @@ def test_one_cron_workflow_per_configured_dataset(manifests):
     crons = {
         m["spec"]["workflowSpec"]["arguments"]["parameters"][0]["value"]: m
         for m in manifests.values()
-        if m["kind"] == "CronWorkflow"
+        if m["kind"] == "CronWorkflow" and m["metadata"]["name"] != "eurostat-catalogue"
     }
     datasets = load_datasets()
     assert set(crons) == {d.code for d in datasets}
@@ -39,7 +39,8 @@ def test_manifests_follow_a_different_dataset_configuration(tmp_path):
     config = tmp_path / "datasets.yaml"
     config.write_text("datasets:\n  - {code: nama_10r_3gdp, split: unit, schedule: '0 12 * * 1'}\n")
     manifests = generate.build_manifests(config)
-    crons = [m for m in manifests.values() if m["kind"] == "CronWorkflow"]
+    crons = [m for m in manifests.values()
+             if m["kind"] == "CronWorkflow" and m["metadata"]["name"] != "eurostat-catalogue"]
     assert [c["metadata"]["name"] for c in crons] == ["eurostat-nama-10r-3gdp"]
     assert crons[0]["spec"]["schedules"] == ["0 12 * * 1"]
     written = generate.write(tmp_path / "out", config)
@@ -124,7 +125,7 @@ def test_downloads_share_a_semaphore_and_loads_hold_a_dataset_mutex(manifests):
     semaphore = templates["download"]["synchronization"]["semaphores"][0]["configMapKeyRef"]
     assert semaphore == {"name": "multilevel-semaphores", "key": "eurostat-downloads"}
     assert templates["load"]["synchronization"]["mutexes"] == [
-        {"name": "eurostat-load-{{workflow.parameters.dataset}}"}
+        {"name": "eurostat-load-{{inputs.parameters.dataset}}"}  # per dataset, also under the catalogue's templateRef
     ]
 
 
@@ -143,8 +144,8 @@ def test_data_moves_through_the_stage_not_parameters(manifests):
         for option in ("--plan", "--out", "--raw", "--in"):
             if option in args and args[args.index(option) + 1] not in ("/tmp/slices.json", "/tmp/rows"):
                 assert args[args.index(option) + 1].startswith(
-                    "$(MULTILEVEL_STAGE_URL)/eurostat/{{workflow.parameters.dataset}}/{{workflow.name}}/"
-                )
+                    "$(MULTILEVEL_STAGE_URL)/eurostat/{{inputs.parameters.dataset}}/{{workflow.name}}/"
+                ) or template["name"] == "record-failure"
 
 
 def test_exit_handler_records_failures_only(manifests):
@@ -154,3 +155,43 @@ def test_exit_handler_records_failures_only(manifests):
     assert task["when"] == "{{workflow.status}} != Succeeded"
     record = next(t for t in spec["templates"] if t["name"] == task["template"])
     assert record["container"]["args"][0] == "record-failure"
+
+
+def test_catalogue_cron_checks_then_fans_out_eurostat_harvest_by_template_ref(manifests):
+    cron = manifests["cronworkflow-eurostat-catalogue.yaml"]["spec"]
+    assert cron["workflowSpec"]["workflowTemplateRef"] == {"name": "eurostat-catalogue"}
+    assert cron["timezone"] == "Europe/Brussels" and cron["concurrencyPolicy"] == "Forbid"
+    spec = manifests["workflowtemplate-eurostat-catalogue.yaml"]["spec"]
+    templates = {t["name"]: t for t in spec["templates"]}
+    check = templates["check"]["container"]["args"]
+    assert check[:1] == ["check"] and "--run-id" in check and "--out" in check
+    entry = {t["name"]: t for t in templates[spec["entrypoint"]]["dag"]["tasks"]}
+    assert entry["harvests"]["depends"] == "check"
+    assert entry["harvests"]["when"] == "'{{tasks.check.outputs.parameters.changed}}' != '[]'"
+    fan_out = templates["harvests"]
+    assert fan_out["parallelism"] == catalogue.DATASETS_IN_FLIGHT  # datasets in flight
+    assert fan_out["dag"]["failFast"] is False  # one dataset's failure never stops the others
+    task = fan_out["dag"]["tasks"][0]
+    assert task["templateRef"] == {"name": "eurostat-harvest", "template": "harvest"}
+    assert task["withParam"] == "{{inputs.parameters.changed}}"
+    assert task["arguments"]["parameters"] == [{"name": "dataset", "value": "{{item}}"}]
+    handler = {t["name"]: t for t in templates[spec["onExit"]]["dag"]["tasks"]}["record-failures"]
+    assert handler["when"] == "{{workflow.status}} != Succeeded"
+    record = templates["record-failures"]["container"]["args"]
+    assert record[:3] == ["record-failure", "--check-run", "{{workflow.name}}"]
+
+
+def test_a_template_ref_reading_the_callers_workflow_parameters_is_caught(manifests):
+    """The harvest as it was (dataset from workflow.parameters) would run under the catalogue with no dataset."""
+    harvest = copy.deepcopy(manifests["workflowtemplate-eurostat-harvest.yaml"])
+    load = next(t for t in harvest["spec"]["templates"] if t["name"] == "load")
+    load["synchronization"]["mutexes"][0]["name"] = "eurostat-load-{{workflow.parameters.dataset}}"
+    others = [m for n, m in manifests.items() if n != "workflowtemplate-eurostat-harvest.yaml"]
+    errors = validate.manifest_errors([*others, harvest])
+    assert any("eurostat-harvest/load reads {{workflow.parameters.dataset}}" in e for e in errors)
+    broken = copy.deepcopy(manifests["workflowtemplate-eurostat-catalogue.yaml"])
+    fan_out = next(t for t in broken["spec"]["templates"] if t["name"] == "harvests")
+    fan_out["dag"]["tasks"][0]["templateRef"]["template"] = "harvst"
+    rest = [m for n, m in manifests.items() if n != "workflowtemplate-eurostat-catalogue.yaml"]
+    errors = validate.manifest_errors([*rest, broken])
+    assert any("'harvst'" in e for e in errors)
