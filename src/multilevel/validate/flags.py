@@ -14,6 +14,9 @@ not observed.
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 OBS_STATUS = {
@@ -38,16 +41,18 @@ RETIRED = {"s": "i", "z": "m", "c": "C"}
 
 FLAG_PATTERN = rf"(?:{NOT_AVAILABLE}|[{''.join(OBS_STATUS)}]+)?(?:\|[{''.join(CONF_STATUS)}])?"
 
+_FLAG = re.compile(FLAG_PATTERN)
+
 
 def known_flags(flags: pd.Series) -> pd.Series:
     """True where a flag is missing or follows the accepted grammar; False for empty or unknown flags.
 
-    Checked once per distinct flag (a slice has a handful), then mapped back to the rows.
+    Checked once per distinct flag (a slice has a handful), then mapped back to the rows with one array take.
     """
-    distinct = pd.Series(flags.dropna().unique(), dtype="str")
-    ok = distinct.str.fullmatch(FLAG_PATTERN) & (distinct != "")
-    good = set(distinct[ok.fillna(False).astype(bool)])
-    return flags.isna() | flags.isin(good)
+    codes, uniques = pd.factorize(flags, use_na_sentinel=True)
+    ok = [isinstance(f, str) and f != "" and _FLAG.fullmatch(f) is not None for f in uniques]
+    answers = np.array(ok + [True], dtype=bool)  # the last entry answers the missing flags (code -1)
+    return pd.Series(answers[codes], index=flags.index)
 
 
 def explain_flag(flag: str) -> str:
