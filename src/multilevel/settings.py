@@ -23,6 +23,14 @@ HOME = Path(os.environ.get("MULTILEVEL_HOME", ".multilevel"))
 SECRETS_DIR = "/run/secrets"
 
 
+def _cores() -> int:
+    """The cores this process may use (a container's CPU set, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class Settings(BaseSettings):
     """Everything a step needs to know about its surroundings."""
 
@@ -41,6 +49,8 @@ class Settings(BaseSettings):
 
     # Eurostat is a shared public service: keep concurrency small and every call bounded.
     max_concurrent_downloads: int = Field(3, ge=1, le=16)
+    # Parsing and validating slices is CPU-bound: one worker process per core (0: in the harvest process itself).
+    slice_processes: int = Field(default_factory=lambda: _cores(), ge=0, le=64)
     http_timeout_seconds: float = Field(60.0, gt=0)
     http_max_retries: int = Field(5, ge=0)
     http_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles each retry, with jitter.")

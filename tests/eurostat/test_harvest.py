@@ -1,5 +1,7 @@
 """The whole harvest against the stand-in: first load, unchanged rerun, revision, identical rerun, failures, 413s."""
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -146,7 +148,44 @@ def test_a_slice_much_smaller_than_last_time_fails_validation(settings, api, mon
         return frame.iloc[: len(frame) // 2], labels
 
     monkeypatch.setattr(steps, "parse_parts", half)
+    settings.slice_processes = 0  # the patch lives in this process: validate here, not in worker processes
     before = history(settings)
     with pytest.raises(ValidationFailed, match="min_rows"):
         harvest_dataset(settings, DATASET)
     pd.testing.assert_frame_equal(history(settings), before)
+
+
+def test_worker_processes_and_the_harvest_process_load_the_same_rows(settings, api, tmp_path):
+    """Slices parsed and validated in worker processes (the default) load exactly what one process loads."""
+    settings.slice_processes = 2
+    by_workers = harvest_dataset(settings, DATASET).load
+    rows_by_workers = current(settings)
+    inline = settings.model_copy(update={"slice_processes": 0,
+                                         "stage_url": str(tmp_path / "stage-inline"),
+                                         "warehouse_url": f"duckdb:///{tmp_path / 'inline.duckdb'}"})
+    assert harvest_dataset(inline, DATASET).load.rows_inserted == by_workers.rows_inserted > 1000
+    pd.testing.assert_frame_equal(current(inline), rows_by_workers)
+
+
+def test_a_worker_process_that_dies_is_a_transient_failure_recorded_in_the_log(settings, api, monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+    from contextlib import contextmanager
+
+    from multilevel.errors import TransientError
+    from multilevel.eurostat import harvest
+
+    @contextmanager
+    def dying_pool(processes):
+        """A real worker process that exits abruptly instead of validating (what the kernel's OOM killer does)."""
+        with ProcessPoolExecutor(1) as pool:
+            class Dying:
+                def submit(self, fn, *args):
+                    return pool.submit(os._exit, 9)
+
+            yield Dying()
+
+    monkeypatch.setattr(harvest, "slice_pool", dying_pool)
+    with pytest.raises(TransientError, match="died .*out of memory"):
+        harvest_dataset(settings, DATASET)
+    log = table(settings, "SELECT status, message FROM eurostat.load_log")
+    assert log["status"].tolist() == ["failed"] and "died" in log["message"][0]

@@ -1,7 +1,8 @@
 """``multilevel harvest``: every step of a run in one process, for the given or all configured datasets.
 
 Slices download concurrently, but only a few at a time (``max_concurrent_downloads``): Eurostat is a shared public
-service. Intermediate files go to a temporary folder; validated slices go to the configured stage.
+service. Parsing and validation run in worker processes, one per core (``slice_processes``). Intermediate files go
+to a temporary folder; validated slices go to the configured stage.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from multilevel.datasets import load_datasets
-from multilevel.errors import MultilevelError
+from multilevel.errors import MultilevelError, TransientError
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.plan import Plan, new_run_id
 from multilevel.eurostat.steps import (
@@ -22,9 +24,8 @@ from multilevel.eurostat.steps import (
     load_step,
     plan_step,
     record_failure_step,
-    stage_step,
-    validate_step,
 )
+from multilevel.eurostat.workers import slice_pool, validate_and_stage
 from multilevel.settings import Settings
 from multilevel.warehouse.history import LoadResult
 
@@ -39,19 +40,27 @@ class HarvestResult:
     load: LoadResult | None = None
 
 
-def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: EurostatClient) -> int:
+def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: EurostatClient,
+           workers: Executor) -> int:
+    """Download one slice here (a thread: network waits), then parse, validate and stage it in a worker process."""
     raw = work / "raw" / slice_id
     validated = work / "validated" / f"{slice_id}.parquet"
     download_step(settings, plan, slice_id, str(raw), client=client)
-    validate_step(settings, plan, slice_id, str(raw), str(validated))
-    return stage_step(settings, plan, slice_id, str(validated))["rows"]
+    try:
+        return workers.submit(validate_and_stage, settings, plan, slice_id, str(raw), str(validated)).result()
+    except BrokenProcessPool as e:
+        raise TransientError(
+            f"the worker process validating {plan.dataset} slice {slice_id} died (killed, probably out of memory); "
+            "run again, with fewer MULTILEVEL_SLICE_PROCESSES or more memory"
+        ) from e
 
 
 def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | None = None,
                     progress: Callable[[int, int, str], None] | None = None) -> HarvestResult:
     """Plan, download, validate and stage every slice, then load the run in one transaction.
 
-    ``progress(done, total, message)`` is called after each slice (a log line or a progress bar).
+    Downloads run in ``max_concurrent_downloads`` threads; parsing and validation in ``slice_processes`` worker
+    processes (see ``workers``). ``progress(done, total, message)`` is called after each slice.
     """
     client = client or EurostatClient.from_settings(settings)
     run_id = new_run_id()
@@ -64,10 +73,12 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     if not plan.changed:
         return HarvestResult(plan.dataset, plan.run_id, "unchanged")
     try:
-        with tempfile.TemporaryDirectory(prefix=f"multilevel-{plan.dataset}-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"multilevel-{plan.dataset}-") as tmp, \
+                slice_pool(min(settings.slice_processes, len(plan.slices))) as workers:
             pool = ThreadPoolExecutor(settings.max_concurrent_downloads)
             try:
-                futures = {pool.submit(_slice, settings, plan, s.id, Path(tmp), client): s.id for s in plan.slices}
+                futures = {pool.submit(_slice, settings, plan, s.id, Path(tmp), client, workers): s.id
+                           for s in plan.slices}
                 for done, future in enumerate(as_completed(futures), start=1):
                     rows = future.result()
                     if progress:
