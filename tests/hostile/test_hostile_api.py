@@ -115,6 +115,7 @@ def test_overlapping_staged_slices_never_reach_the_merge_on_any_warehouse(kind, 
 
     real = steps.validate_slice
     monkeypatch.setattr(steps, "validate_slice", lambda frame, dataset, **kw: real(frame, dataset))  # no membership
+    settings.slice_processes = 0  # the patch lives in this process: validate here, not in worker processes
     with warehouse_url(kind, request, tmp_path) as url:
         settings.warehouse_url = url
         harvest_dataset(settings, DATASET)
