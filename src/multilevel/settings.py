@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # yet, is older than this (``multilevel status`` exits non-zero).
     stale_after_hours: float = Field(36.0, gt=0)
 
+    # Stage retention: after a successful load, keep this many runs per dataset (the loaded one included), delete
+    # older ones. Each run is a full copy of its dataset, so the stage stays at about this many copies.
+    stage_keep_runs: int = Field(3, ge=1, le=1000)
+
     # Validation: a slice may shrink by at most this fraction compared with the rows currently loaded.
     max_row_drop_fraction: float = Field(0.05, ge=0, le=1)
     # Split codes that vanished from the API close their current rows; over max_row_drop_fraction of the current view

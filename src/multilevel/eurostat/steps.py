@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from multilevel.datasets import get_dataset
-from multilevel.errors import ParseError, StageError, ValidationFailed
+from multilevel.errors import MultilevelError, ParseError, StageError, ValidationFailed
 from multilevel.ess.views import create_context_views, missing_sources
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.download import download_slice
@@ -33,6 +33,7 @@ from multilevel.eurostat.jsonstat import parse_jsonstat
 from multilevel.eurostat.plan import Plan, check_run_id, make_plan
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
+from multilevel.stage.retention import prune_runs
 from multilevel.validate.eurostat import validate_slice
 from multilevel.warehouse import connect
 from multilevel.warehouse.history import (
@@ -251,7 +252,13 @@ def load_step(settings: Settings, plan: Plan) -> LoadResult:
         # of the ESS load and the harvest came last.
         if not missing_sources(wh):
             create_context_views(wh)
-        return result
+    # Only now, with the run safely in the warehouse: drop the dataset's older runs beyond the newest few. A failure
+    # here costs disk space, not data, so it is a warning (the next load tries again), never a failed load.
+    try:
+        prune_runs(stage, plan.dataset, plan.run_id, settings.stage_keep_runs)
+    except MultilevelError as e:
+        log.warning("stage retention for %s failed (the load itself succeeded): %s", plan.dataset, e)
+    return result
 
 
 def failed_run_of(plan_url: str) -> tuple[str, str, str | None, str | None]:

@@ -61,6 +61,10 @@ class Store(ABC):
     def checksum(self, key: str) -> str:
         """SHA-256 hex digest of the object at ``key``."""
 
+    @abstractmethod
+    def delete(self, keys: list[str]) -> None:
+        """Delete the objects ``keys`` (missing ones are fine: a retried clean-up finds some gone)."""
+
     def url_for(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key.lstrip('/')}"
 

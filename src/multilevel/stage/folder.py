@@ -85,6 +85,18 @@ class FolderStore(Store):
             raise StageError(f"{self.url_for(key)} does not exist")
         return sha256_file(self._path(key))
 
+    def delete(self, keys: list[str]) -> None:
+        folders = set()
+        for key in keys:
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            folders.update(p for p in path.parents if self.root in p.parents)
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):  # deepest first
+            try:
+                folder.rmdir()  # only if now empty
+            except OSError:
+                pass
+
     def local_path(self, key: str) -> Path:
         """The file behind ``key`` (folder stores only: lets DuckDB read staged Parquet in place)."""
         return self._path(key)

@@ -254,6 +254,20 @@ class S3Store(Store):
         log.debug("s3 list %s: %d keys", self.url_for(prefix) if prefix else self.url, len(keys))
         return sorted(keys)
 
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            batch = [{"Key": self._key(k)} for k in keys[start : start + 1000]]
+            try:
+                answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+                raise self._fail(e, "delete", keys[start]) from e
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StageError(f"S3 refused to delete {len(errors)} object(s), e.g. s3://{self.bucket}/"
+                                 f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}")
+        log.debug("s3 delete: %d keys below %s", len(keys), self.url)
+
     def checksum(self, key: str) -> str:
         head = self._head(key)
         if head is None:
