@@ -51,7 +51,17 @@ class Settings(BaseSettings):
     max_concurrent_downloads: int = Field(3, ge=1, le=16)
     # Parsing and validating slices is CPU-bound: one worker process per core (0: in the harvest process itself).
     slice_processes: int = Field(default_factory=lambda: _cores(), ge=0, le=64)
-    http_timeout_seconds: float = Field(60.0, gt=0)
+    http_timeout_seconds: float = Field(60.0, gt=0, description="Read timeout: the longest pause between two bytes.")
+    http_connect_timeout_seconds: float = Field(10.0, gt=0)
+    http_deadline_seconds: float = Field(
+        600.0, gt=0, description="Total time one attempt may take, however slowly the server sends."
+    )
+    http_async_wait_seconds: float = Field(
+        1800.0, ge=0, description="How long to wait for an extraction Eurostat prepares asynchronously."
+    )
+    http_allowed_hosts: str = Field(
+        "", description="Extra hosts (comma-separated) the API may redirect to, besides Eurostat's and its own."
+    )
     http_max_retries: int = Field(5, ge=0)
     http_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles each retry, with jitter.")
     http_backoff_cap_seconds: float = Field(60.0, ge=0)

@@ -23,9 +23,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from multilevel.errors import ApiUnavailable, InputFileError, StageError, WarehouseError
+from multilevel.errors import InputFileError, StageError, WarehouseError
 from multilevel.ess.config import RoundConfig, load_round
 from multilevel.ess.reader import read_respondents
+from multilevel.httpclient import HttpClient
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.validate.ess import validate_respondents
@@ -57,20 +58,16 @@ def fetch_source(source: str, folder: Path, settings: Settings) -> Path:
         log.info("fetched %s", source)
         return target
     if parsed.scheme in ("http", "https"):
-        import requests
-
+        # the project's one HTTP client: retries, timeouts and the total deadline; any host (portals redirect to
+        # storage hosts) and no query in logs (a signed URL's query is a credential)
+        http = HttpClient.from_settings(settings, any_host=True, log_query=False)
+        shown = parsed._replace(query="", fragment="").geturl()
         try:
-            with requests.get(source, stream=True, timeout=settings.http_timeout_seconds) as response:
-                log.info("GET %s -> %s", parsed._replace(query="").geturl(), response.status_code)
-                if response.status_code >= 500:
-                    raise ApiUnavailable(f"{source} answered {response.status_code}; try again later")
-                if response.status_code >= 400:
-                    raise InputFileError(f"{source} answered {response.status_code}; check the URL")
-                with open(target, "wb") as f:
-                    for block in response.iter_content(1 << 20):
-                        f.write(block)
-        except requests.RequestException as e:
-            raise ApiUnavailable(f"cannot download {source}: {e}") from e
+            fetched = http.get(source, what=f"ESS file {shown}", to_file=target)
+        finally:
+            http.close()
+        if fetched.status >= 400:
+            raise InputFileError(f"{shown} answered HTTP {fetched.status}; check the URL")
         return target
     raise InputFileError(f"unsupported ESS source {source!r}: use a path, file://, s3:// or https:// URL")
 

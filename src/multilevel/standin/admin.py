@@ -4,6 +4,8 @@
     POST /_standin/structure?dataset=D            bump UPDATE_STRUCTURE
     POST /_standin/inject?kind=K&count=1&path=P&seconds=S&retry_after=R    queue a fault (see faults.py)
     POST /_standin/max_cells?value=N              change the extraction limit
+    POST /_standin/async?cells=N&seconds=S        asynchronous regime above N cells (no cells: off)
+    POST /_standin/redisseminate?dataset=D        re-disseminate: recode flags, UPDATE_DATA unchanged
     POST /_standin/clear                          drop queued faults and the request log
     GET  /_standin/state                          datasets, versions, timestamps, faults, limit
     GET  /_standin/log                            the request log
@@ -49,6 +51,12 @@ def post(standin: StandIn, route: str, params: dict[str, str]) -> Answer:
             raise ValueError(f"max_cells must be at least 1, got {value}")
         standin.max_cells = value
         result = {"max_cells": value}
+    elif route == "/_standin/async":
+        cells = int(params["cells"]) if params.get("cells") else None
+        standin.set_async(cells, float(params.get("seconds", 0)))
+        result = {"async_cells": cells}
+    elif route == "/_standin/redisseminate":
+        result = standin.redisseminate(_required(params, "dataset"), params.get("old", "e"), params.get("new", "i"))
     elif route == "/_standin/clear":
         standin.clear()
         result = {"cleared": True}

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from multilevel.standin.server import StandIn
 
 SORRY_PATH = "/sorry/index.html"
+ASYNC_LABEL = "ASYNCHRONOUS_RESPONSE. Your request will be treated asynchronously. Please try again later."
 REAL_PREFIX = "/eurostat/api/dissemination"
 JSON_TYPE = "application/json"
 HTML_TYPE = "text/html; charset=UTF-8"
@@ -63,6 +64,9 @@ def answer(standin: StandIn, route: str, params: list[tuple[str, str]]) -> Answe
         cells = render.count_cells(positions)
         if cells > standin.max_cells:
             raise render.too_big(cells, standin.max_cells)
+        if standin.async_cells is not None and cells > standin.async_cells and not standin.prepared(cube, params):
+            # above the synchronous threshold: Eurostat prepares the extraction and asks to try again later
+            raise render.RequestError(413, 413, ASYNC_LABEL)
         return Answer(200, render.jsonstat(cube, positions, lang))
     if parts[:4] == ["sdmx", "2.1", "dataflow", "ESTAT"] and len(parts) in (5, 6) and _version_ok(parts):
         cube = _cube(standin, parts[4])

@@ -235,6 +235,34 @@ class Cube:
                 "added": self.coordinates(int(added)),
             }
 
+    def redisseminate(self, old: str = "e", new: str = "i") -> dict:
+        """Re-disseminate: every ``old`` flag becomes ``new``; values and UPDATE_DATA stay, DISSEMINATION_* move.
+
+        As Eurostat did on 24 January 2025 when it recoded its flags (the real hlth_ehis_hc8 body: UPDATE_DATA
+        2014-03-20, DISSEMINATION_TIMESTAMP_DATA 2025-01-24). Returns the recoded cells.
+        """
+        with self.lock:
+            if old not in self.flags:
+                raise ValueError(f"redisseminate({self.code!r}): no cell has flag {old!r} (flags: {self.flags[1:]})")
+            self._own()
+            flat_status = self.status.reshape(-1)
+            cells = np.flatnonzero(flat_status == self.flags.index(old))
+            flat_status[cells] = self._flag_code(new)
+            self.version += 1
+            latest = max(self.update_data, self.update_structure, *(
+                _parse_ts(v) for v in self._overrides.values()))
+            stamp = format_ts(next_publication(latest))
+            self._overrides["DISSEMINATION_TIMESTAMP_DATA"] = stamp
+            self._overrides["DISSEMINATION_TIMESTAMP_GLOBAL"] = stamp
+            logger.info("standin re-disseminated %s: %d flags %r -> %r at %s", self.code, cells.size, old, new, stamp)
+            return {
+                "dataset": self.code,
+                "version": self.version,
+                "update_data": format_ts(self.update_data),
+                "disseminated": stamp,
+                "recoded": [self.coordinates(int(p)) for p in cells],
+            }
+
     def bump_structure(self) -> str:
         """Move UPDATE_STRUCTURE to the next publication slot after the latest timestamp; return it."""
         with self.lock:

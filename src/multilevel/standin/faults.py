@@ -13,6 +13,11 @@ contains the substring get it, first queued first served. Kinds, and what the cl
 ``gzip``        the normal answer gzip-compressed WITHOUT a ``Content-Encoding`` header
 ``413``         HTTP 413 with the EXTRACTION_TOO_BIG error body
 ``413warning``  HTTP 200 with ``{"warning":{"status":413,"label":"ASYNCHRONOUS_RESPONSE..."}}``
+``async``       HTTP 413 with the ASYNCHRONOUS_RESPONSE error body (as recorded live in 2026)
+``html``        HTTP 200 with an HTML page (Eurostat under load, rOpenGov/eurostat#302)
+``drip``        the normal answer, one byte every ``seconds`` (default 0.5) for at most ``limit`` seconds
+                (default 30): a read timeout never fires, only a total deadline does
+``redirect``    HTTP 302 to another host (``http://mirror.invalid/...``): a client must not follow it
 ==============  ==============================================================================================
 """
 
@@ -24,14 +29,20 @@ import time
 from dataclasses import dataclass, field
 
 from multilevel.standin import render
-from multilevel.standin.api import HTML_TYPE, SORRY_PATH, Answer
+from multilevel.standin.api import ASYNC_LABEL, HTML_TYPE, SORRY_PATH, Answer
 
-KINDS = ("500", "502", "503", "429", "slow", "truncate", "sorry", "gzip", "413", "413warning")
-OPTIONS = {"429": {"retry_after"}, "slow": {"seconds"}}
-ASYNC_WARNING = "ASYNCHRONOUS_RESPONSE. Your request will be treated asynchronously. Please try again later."
+KINDS = ("500", "502", "503", "429", "slow", "truncate", "sorry", "gzip", "413", "413warning", "async", "html",
+         "drip", "redirect")
+OPTIONS = {"429": {"retry_after"}, "slow": {"seconds"}, "drip": {"seconds", "limit"}}
+FOREIGN_HOST = "http://mirror.invalid"
+ASYNC_WARNING = ASYNC_LABEL
 SERVER_ERRORS = {"500": "Internal server error", "502": "Bad Gateway", "503": "Service Unavailable"}
 # kinds that alter the normal answer (applied by the handler) instead of replacing it
-ALTERING = ("gzip", "truncate")
+ALTERING = ("gzip", "truncate", "drip")
+OVERLOAD_HTML = (
+    b"<!DOCTYPE html><html><head><title>Eurostat</title></head><body><p>The server is busy. "
+    b"Please try again later.</p></body></html>"
+)
 
 
 @dataclass
@@ -105,6 +116,12 @@ def answer(fault: Fault, base_url: str, max_cells: int) -> Answer | None:
     if kind == "413":
         error = render.too_big(max_cells * 10, max_cells)
         return Answer(error.status, error.body())
+    if kind == "async":
+        return Answer(413, render.error_body(413, 413, ASYNC_WARNING))
+    if kind == "html":
+        return Answer(200, OVERLOAD_HTML, HTML_TYPE)
+    if kind == "redirect":
+        return Answer(302, b"", HTML_TYPE, {"Location": FOREIGN_HOST + "/eurostat/api/dissemination/data"})
     if kind == "413warning":
         body = json.dumps({"warning": {"status": 413, "label": ASYNC_WARNING}}, separators=(",", ":")).encode()
         return Answer(200, body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import logging
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -64,6 +65,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             pass
+        elif fault is not None and fault.kind == "drip":
+            self._drip(body, fault.opts.get("seconds", 0.5), fault.opts.get("limit", 30.0))
         elif fault is not None and fault.kind == "truncate":
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
@@ -71,6 +74,20 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
         logger.info("standin %s %s -> %d (%d bytes)", self.command, self.path, answer.status, len(body))
+
+    def _drip(self, body: bytes, pause: float, limit: float) -> None:
+        """One byte every ``pause`` seconds, stopping after ``limit`` seconds (or when the client hangs up)."""
+        started = time.monotonic()
+        for i in range(len(body)):
+            if time.monotonic() - started > limit:
+                break
+            try:
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(pause)
+        self.close_connection = True
 
     def _route(self) -> tuple[str, list[tuple[str, str]]]:
         parts = urlsplit(self.path)

@@ -71,13 +71,15 @@ def parse_data_query(cube: Cube, params: list[tuple[str, str]]) -> tuple[list[np
     result.
     """
     dim_ids = [d.id for d in cube.dims]
+    # dimension codes and values are case-insensitive (Eurostat's "API Statistics - data query" guide)
+    by_lower = {d.lower(): d for d in dim_ids}
     wanted: dict[str, list[str]] = {}
     options: dict[str, str] = {}
     for key, value in params:
         if key in QUERY_OPTIONS:
             options[key] = value
-        elif key in dim_ids:
-            wanted.setdefault(key, []).append(value)
+        elif key.lower() in by_lower:
+            wanted.setdefault(by_lower[key.lower()], []).append(value.upper())
         else:
             raise _bad(
                 f"Syntax error: '{key}' is not a dimension of dataset {cube.code.upper()} "
@@ -94,7 +96,7 @@ def parse_data_query(cube: Cube, params: list[tuple[str, str]]) -> tuple[list[np
         keep = np.ones(len(dim.codes), dtype=bool)
         if dim.id in wanted:
             chosen = set(wanted[dim.id])
-            keep &= np.array([c in chosen for c in dim.codes], dtype=bool)
+            keep &= np.array([c.upper() in chosen for c in dim.codes], dtype=bool)
         if dim.id == "time":
             keep &= _time_filter(dim.codes, options)
         if dim.id == "geo" and "geoLevel" in options:
@@ -190,6 +192,10 @@ def jsonstat(cube: Cube, positions: list[np.ndarray], lang: str = "EN") -> bytes
     if used:
         extension["status"] = {"label": {f: FLAG_LABELS.get(f, f) for f in used}}
     extension["positions-with-no-data"] = no_data
+    if status_obj:  # the real API leaves ``status`` out when no cell of the selection is flagged
+        doc_status = {"status": status_obj}
+    else:
+        doc_status = {}
     doc = {
         "version": "2.0",
         "class": "dataset",
@@ -197,7 +203,7 @@ def jsonstat(cube: Cube, positions: list[np.ndarray], lang: str = "EN") -> bytes
         "source": "ESTAT",
         "updated": format_ts(cube.update_structure),
         "value": value,
-        "status": status_obj,
+        **doc_status,
         "id": [d.id for d in cube.dims],
         "size": sizes,
         "dimension": dimension,

@@ -23,6 +23,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 
 from multilevel import paths
@@ -57,6 +58,8 @@ class StandIn:
         max_cells: int = DEFAULT_MAX_CELLS,
         fixtures_dir: Path | None = None,
         catalogue: int = 0,
+        async_cells: int | None = None,
+        async_seconds: float = 0.0,
     ):
         if size not in SIZES:
             raise ValueError(f"stand-in size {size!r} is unknown: use one of {', '.join(SIZES)}")
@@ -66,6 +69,11 @@ class StandIn:
         self.max_cells = max_cells
         self.fixtures_dir = Path(fixtures_dir) if fixtures_dir is not None else FIXTURES_DIR
         self.faults = FaultQueue()
+        # the asynchronous regime: a data request over ``async_cells`` cells first gets 413 ASYNCHRONOUS_RESPONSE
+        # and is served once "prepared", ``async_seconds`` after it was first asked (None: every request is sync)
+        self.async_cells = async_cells
+        self.async_seconds = async_seconds
+        self._preparing: dict[tuple, float] = {}
         # synthetic regional datasets served besides the demography cubes and fixtures (``catalogue`` of them)
         self.regional = {spec.code: spec for spec in toc.regional_specs(catalogue)}
         self.request_log: list[tuple[str, str, int]] = []
@@ -163,6 +171,10 @@ class StandIn:
         """Publish a revision of ``dataset``; returns version, new UPDATE_DATA and the changed cells."""
         return self._known_cube(dataset).revise(n)
 
+    def redisseminate(self, dataset: str, old: str = "e", new: str = "i") -> dict:
+        """Re-disseminate ``dataset`` (flags ``old`` -> ``new``, UPDATE_DATA unchanged); returns the recoded cells."""
+        return self._known_cube(dataset).redisseminate(old, new)
+
     def set_structure_update(self, dataset: str) -> str:
         """Bump UPDATE_STRUCTURE of ``dataset``; returns the new timestamp."""
         return self._known_cube(dataset).bump_structure()
@@ -194,6 +206,20 @@ class StandIn:
                                           update_structure, start, end, values))
         return sorted(leaves, key=lambda leaf: leaf.path)  # stable: dataset order kept within a folder
 
+    def prepared(self, cube: Cube, params: list[tuple[str, str]]) -> bool:
+        """Whether the extraction asked by ``params`` is ready; the first ask starts preparing it."""
+        key = (cube.code, cube.version, tuple(sorted((k.lower(), v.lower()) for k, v in params)))
+        now = time.monotonic()
+        with self._lock:
+            first = self._preparing.setdefault(key, now)
+        return first != now and now - first >= self.async_seconds
+
+    def set_async(self, cells: int | None, seconds: float = 0.0) -> None:
+        """Turn the asynchronous regime on above ``cells`` cells (None: off); forget prepared extractions."""
+        with self._lock:
+            self.async_cells, self.async_seconds = cells, seconds
+            self._preparing.clear()
+
     def count_requests(self, path_contains: str = "") -> int:
         """How many logged requests have ``path_contains`` in their path+query."""
         return sum(1 for _, target, _ in list(self.request_log) if path_contains in target)
@@ -205,6 +231,7 @@ class StandIn:
         return {
             "size": self.size,
             "max_cells": self.max_cells,
+            "async_cells": self.async_cells,
             "datasets": {
                 code: {
                     "version": cube.version,

@@ -1,0 +1,338 @@
+"""The one HTTP client of the project: retries, timeouts, a total deadline, redirects and content checks.
+
+Both the Eurostat client and the ESS ``https://`` fetch get their client from ``HttpClient.from_settings``, so every
+remote call shares one policy:
+
+- **Retries** come from tenacity (exponential backoff with full jitter, capped, at most ``max_retries`` retries),
+  honouring ``Retry-After``. What counts as transient is our predicate, because no library checks content:
+  connection errors and timeouts, 429 and 5xx, a redirect to Eurostat's "sorry"/maintenance page, an HTML page
+  served with 200 where data was asked for (rOpenGov/eurostat#302), a body shorter than its Content-Length, a
+  truncated JSON document, a truncated gzip body sent without a Content-Encoding header.
+- **Timeouts**: a connect timeout, a read timeout (between two bytes), and a **total deadline per attempt**: a
+  server that drips one byte every two seconds never trips the read timeout, so the body is read in chunks and the
+  attempt is abandoned (and retried) once the deadline has passed.
+- **Redirects** are followed by hand and only to allowed hosts (Eurostat's own, the base URL's own host, and any
+  configured extra host, e.g. a mirror or the local stand-in); the "sorry" page is a transient failure; any other
+  host is a terminal error that names the host and the setting.
+- **A session per thread**: requests' sessions are not thread-safe (psf/requests#2766), and harvests download
+  slices in threads.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from multilevel.errors import ApiError, ApiUnavailable
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "multilevel/0.1 (+https://github.com/multilevel; regional statistics harvester)"
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+# Eurostat's own hosts: the API (ec.europa.eu) and the EC web hosts its overload and login pages live on.
+EUROSTAT_HOSTS = ("ec.europa.eu", "webgate.ec.europa.eu")
+OVERLOAD_WORDS = ("sorry", "maintenance")
+CHUNK = 1 << 16
+
+
+class Transient(Exception):
+    """One attempt failed in a way that may pass; ``wait`` is the server's Retry-After, if it sent one."""
+
+    def __init__(self, reason: str, wait: float | None = None):
+        super().__init__(reason)
+        self.wait = wait
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Timeouts, retries and allowed redirect hosts of every remote call."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    deadline: float = 600.0  # total seconds per attempt, whatever the server's pace
+    max_retries: int = 5
+    backoff: float = 1.0
+    backoff_cap: float = 60.0
+    allowed_hosts: tuple[str, ...] | None = EUROSTAT_HOSTS  # None: any host (e.g. a file download)
+    max_redirects: int = 5
+    log_query: bool = True  # False for signed URLs: their query is a credential
+
+    @classmethod
+    def from_settings(cls, settings, *own_urls: str, any_host: bool = False, log_query: bool = True) -> HttpPolicy:
+        """The policy of ``settings``; the hosts of ``own_urls`` (e.g. the configured API base) may redirect too."""
+        hosts = list(EUROSTAT_HOSTS)
+        hosts += [urlsplit(u).hostname or "" for u in own_urls]
+        hosts += [h.strip() for h in (getattr(settings, "http_allowed_hosts", "") or "").split(",")]
+        return cls(
+            connect_timeout=min(settings.http_connect_timeout_seconds, settings.http_timeout_seconds),
+            read_timeout=settings.http_timeout_seconds,
+            deadline=settings.http_deadline_seconds,
+            max_retries=settings.http_max_retries,
+            backoff=settings.http_backoff_seconds,
+            backoff_cap=settings.http_backoff_cap_seconds,
+            allowed_hosts=None if any_host else tuple(dict.fromkeys(h.lower() for h in hosts if h)),
+            log_query=log_query,
+        )
+
+
+@dataclass
+class Fetched:
+    """A complete answer: final URL, status, headers and the (decoded) body, or the file it was written to."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    path: Path | None = None
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").lower()
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def decode_body(body: bytes) -> bytes:
+    """Large Eurostat answers sometimes arrive gzip-compressed without a Content-Encoding header: sniff the magic."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError) as e:
+            raise Transient(f"truncated gzip body ({e})") from e
+    return body
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]
+
+
+def complete_json(body: bytes) -> bool:
+    """Cheap truncation check: a JSON document ends with its closing bracket (allowing trailing whitespace)."""
+    return body.rstrip()[-1:] in (b"}", b"]")
+
+
+def content_problem(fetched: Fetched, expect: str | None) -> str | None:
+    """Why a 2xx answer cannot be the ``expect``-ed content ("json", "xml" or None), or None if it can be."""
+    if expect is None or fetched.path is not None:
+        return None
+    body = fetched.body
+    if looks_like_html(body) or "text/html" in fetched.content_type:
+        return f"an HTML page with HTTP {fetched.status} instead of {expect.upper()} (the API is overloaded)"
+    if expect == "json":
+        if body[:1] not in (b"{", b"["):
+            return None  # not ours to judge: the caller reports what it got
+        if not complete_json(body):
+            return "truncated JSON body"
+    return None
+
+
+def _cut(response: requests.Response, expired: threading.Event) -> None:
+    """Watchdog: shut the socket of a response that is past its deadline, so the blocked read returns."""
+    expired.set()
+    try:
+        sock = response.raw.connection.sock  # urllib3 2: the HTTPConnection of a streamed response
+        sock.shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):
+        response.close()
+
+
+class HttpClient:
+    """GETs with the policy above; ``sleep`` is injectable so tests see the waits without waiting."""
+
+    def __init__(self, policy: HttpPolicy | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
+        self.policy = policy or HttpPolicy()
+        self.sleep = sleep
+        self.clock = clock
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings, *own_urls: str, any_host: bool = False, log_query: bool = True,
+                      **kwargs) -> HttpClient:
+        """The client every remote call uses (Eurostat and ESS alike), with the policy of ``settings``."""
+        return cls(HttpPolicy.from_settings(settings, *own_urls, any_host=any_host, log_query=log_query), **kwargs)
+
+    # --- sessions ------------------------------------------------------------------------------------------------
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (keep-alive pool), made on first use."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            session.max_redirects = self.policy.max_redirects
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
+
+    # --- requests ------------------------------------------------------------------------------------------------
+    def get(self, url: str, *, what: str, expect: str | None = None, to_file: Path | None = None,
+            accept: Callable[[Fetched], None] | None = None) -> Fetched:
+        """GET ``url``, retrying transient failures; ``what`` names the object in messages (dataset and filter).
+
+        ``expect`` ("json"/"xml") turns an HTML page or a truncated document into a transient failure;
+        ``accept(fetched)`` may raise ``Transient`` for content only the caller understands. Non-transient HTTP
+        errors are returned as they are (the caller knows the API's error bodies). ``to_file`` streams the body
+        into that file instead of memory.
+        """
+        policy = self.policy
+
+        def attempt() -> Fetched:
+            fetched = self._attempt(url, what, to_file)
+            if 200 <= fetched.status < 300:
+                problem = content_problem(fetched, expect)
+                if problem:
+                    raise Transient(problem)
+            if accept is not None:
+                accept(fetched)
+            return fetched
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(Transient),
+            stop=stop_after_attempt(policy.max_retries + 1),
+            wait=self._wait,
+            sleep=self.sleep,
+            before_sleep=lambda state: log.warning(
+                "retry %d/%d in %.1fs: %s", state.attempt_number, policy.max_retries,
+                state.next_action.sleep if state.next_action else 0.0, state.outcome.exception(),
+            ),
+            retry_error_callback=lambda state: self._give_up(state, what),
+        )
+        return retrying(attempt)
+
+    def _wait(self, state: RetryCallState) -> float:
+        policy = self.policy
+        wait = min(policy.backoff_cap, policy.backoff * 2 ** (state.attempt_number - 1)) * random.uniform(0.5, 1.0)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, Transient) and error.wait is not None:
+            wait = min(policy.backoff_cap, max(wait, error.wait))
+        return wait
+
+    @staticmethod
+    def _give_up(state: RetryCallState, what: str):
+        error = state.outcome.exception()
+        raise ApiUnavailable(
+            f"{what}: failed {state.attempt_number} times, last: {error}. "
+            "The server is probably overloaded or down; run again later."
+        ) from None
+
+    def _attempt(self, url: str, what: str, to_file: Path | None) -> Fetched:
+        policy = self.policy
+        started = self.clock()
+        deadline = started + policy.deadline
+        status: int | str = "-"
+        size = 0
+        redirects: list[str] = []
+        expired: threading.Event | None = None
+        watchdog: threading.Timer | None = None
+        try:
+            while True:
+                remaining = max(0.001, deadline - self.clock())
+                timeout = (min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining))
+                response = self.session.get(url, timeout=timeout, stream=True, allow_redirects=False)
+                status = response.status_code
+                if response.is_redirect:
+                    response.close()
+                    url = self._follow(url, response.headers.get("Location", ""), what)
+                    redirects.append(url)
+                    if len(redirects) > policy.max_redirects:
+                        raise Transient(f"more than {policy.max_redirects} redirects")
+                    continue
+                break
+            headers = dict(response.headers)
+            # A read timeout restarts with every byte, so a server dripping one byte every two seconds would
+            # never time out: a watchdog cuts the connection when the attempt's total deadline has passed.
+            expired = threading.Event()
+            watchdog = threading.Timer(max(0.0, deadline - self.clock()), _cut, (response, expired))
+            watchdog.daemon = True
+            watchdog.start()
+            with response:
+                if to_file is not None and 200 <= status < 300:
+                    with open(to_file, "wb") as out:
+                        for chunk in self._chunks(response, deadline):
+                            out.write(chunk)
+                            size += len(chunk)
+                    return Fetched(url, status, headers, path=to_file, redirects=redirects)
+                body = b"".join(self._chunks(response, deadline))
+                size = len(body)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
+            status = type(e).__name__
+            if expired is not None and expired.is_set():
+                raise Transient(self._too_slow()) from e
+            raise Transient(f"{type(e).__name__}: {e}") from e
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            log.info("GET %s %s %d bytes %.2fs", self._loggable(url), status, size, self.clock() - started)
+        if status in TRANSIENT_STATUS:
+            raise Transient(f"HTTP {status}", retry_after(headers.get("Retry-After")))
+        return Fetched(url, status, headers, decode_body(body), redirects=redirects)
+
+    def _chunks(self, response: requests.Response, deadline: float) -> Iterable[bytes]:
+        for chunk in response.iter_content(CHUNK):
+            yield chunk
+            if self.clock() > deadline:
+                raise Transient(self._too_slow())
+
+    def _too_slow(self) -> str:
+        return f"no complete answer within the deadline of {self.policy.deadline:g}s (the server sends too slowly)"
+
+    def _follow(self, url: str, location: str, what: str) -> str:
+        """The redirect target if allowed; Transient for the overload page; ApiError for a foreign host."""
+        target = urljoin(url, location)
+        if any(word in target.lower() for word in OVERLOAD_WORDS):
+            raise Transient(f"redirected to {self._loggable(target)} (the API's overload page)")
+        host = (urlsplit(target).hostname or "").lower()
+        allowed = self.policy.allowed_hosts
+        if allowed is not None and host not in allowed:
+            raise ApiError(
+                f"{what}: the server redirected to {host!r}, which is not one of the allowed hosts "
+                f"({', '.join(allowed)}); nothing from it is loaded. If that host is a mirror you trust, add it "
+                "to MULTILEVEL_HTTP_ALLOWED_HOSTS"
+            )
+        return target
+
+    def _loggable(self, url: str) -> str:
+        """The URL without userinfo, and without its query unless the policy logs it (Eurostat's filters)."""
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
+        if not self.policy.log_query and parts.query:
+            parts = parts._replace(query="(query hidden)")
+        return parts.geturl()
