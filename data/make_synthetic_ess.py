@@ -50,6 +50,23 @@ COUNTRIES = [
     ("LT", 3, "LT011 LT021 LT022 LT023 LT024 LT025 LT026 LT027 LT028 LT029", 200, (2019,), 0.2),
     ("HU", 2, "HU11 HU12 HU21 HU22 HU23 HU31 HU32 HU33", 240, (2019,), 0.5),
 ]
+# Fieldwork (first and last month) where it is known from the ESS9 documentation (Norway: October 2018 to May 2019);
+# other countries: September of their first interview year to April of the next, or March to October of a one-year
+# fieldwork.
+FIELDWORK = {"NO": ((2018, 10), (2019, 5))}
+
+
+def _interview_month(rng, code: str, years: tuple[int, ...]) -> tuple[int, int]:
+    if code in FIELDWORK:
+        (y0, m0), (y1, m1) = FIELDWORK[code]
+    elif len(years) > 1:
+        (y0, m0), (y1, m1) = (years[0], 9), (years[-1], 4)
+    else:
+        (y0, m0), (y1, m1) = (years[0], 3), (years[0], 10)
+    k = int(rng.integers(0, (y1 - y0) * 12 + m1 - m0 + 1))
+    return y0 + (m0 - 1 + k) // 12, (m0 - 1 + k) % 12 + 1
+
+
 UNKNOWN_REGIONS = {"AT": "AT99", "PL": "PL9Z"}  # a few respondents with codes that are not NUTS 2016 codes
 
 SCALE_0_10 = {str(i): str(i) for i in range(11)}
@@ -197,6 +214,7 @@ def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
     rng = np.random.default_rng(seed)
     total_planned = sum(c[3] for c in COUNTRIES)
     cntry, region, regunit, inwyys, idno, pweight, stratum, psu = [], [], [], [], [], [], [], []
+    inwmms, inwdds = [], []
     for k, (code, level, regions, planned, years, pw) in enumerate(COUNTRIES):
         n = max(20, round(planned * rows / total_planned))
         regs = regions.split()
@@ -211,7 +229,10 @@ def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
             cntry.append(code)
             region.append(chosen[i])
             regunit.append(level)
-            inwyys.append(int(rng.choice(years)))
+            year, month = _interview_month(rng, code, years)
+            inwyys.append(year)
+            inwmms.append(month)
+            inwdds.append(int(rng.integers(1, 29)))
             idno.append(int(ids[i]))
             pweight.append(pw)
             stratum.append(2500 + 60 * k + int(rng.integers(0, 40)))
@@ -219,7 +240,7 @@ def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
     n = len(cntry)
     # A few interview years missing (.d No answer), as in real files.
     for i in rng.choice(n, 3, replace=False):
-        inwyys[i] = "d"
+        inwyys[i] = inwmms[i] = inwdds[i] = "d"
 
     dweight = rng.uniform(0.5, 2.0, n)
     pspwght = dweight * rng.uniform(0.6, 1.6, n)
@@ -253,6 +274,8 @@ def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
         cols.append(Column(name, storage, fmt, label, answers[name], {**labels, **missing_labels(allowed)}))
 
     needed_tail = [
+        Column("inwdds", "int8", "%12.0g", "Start of interview, day of month", inwdds, missing_labels("d")),
+        Column("inwmms", "int8", "%12.0g", "Start of interview, month", inwmms, missing_labels("d")),
         Column("inwyys", "int16", "%12.0g", "Start of interview, year", inwyys, missing_labels("d")),
         Column("region", "str5", "%5s", "Region", region),
         Column("regunit", "int8", "%12.0g", "Regional unit", regunit,

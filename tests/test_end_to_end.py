@@ -25,5 +25,6 @@ def test_context_views_exist_whichever_load_comes_last(settings, api, ess_first)
         load_ess(str(ESS_FILE), settings)
     table = coverage(settings)
     assert table["respondents"].sum() == 3000
-    statuses = ["exact", "via_crosswalk", "parent_region", "unjoinable"]
-    assert (table[statuses].sum(axis=1) == table["respondents"]).all()
+    split = ["own_boundary", "coarser_region", "country", "none"]
+    assert (table[split].sum(axis=1) == table["respondents"]).all()
+    assert table["own_boundary"].sum() > 0

@@ -1,10 +1,15 @@
-"""The join of respondents to their regional context, on the synthetic ESS9 file and stand-in Eurostat tables."""
+"""The regional context of the synthetic ESS9 respondents, on stand-in Eurostat data published the way Eurostat
+publishes it today (current NUTS 2024 codes, old codes only where kept), on DuckDB, PostgreSQL and the Redshift path.
+"""
 
 from __future__ import annotations
 
+import csv
 import re
 import sys
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +18,7 @@ import standin_eurostat
 from warehouses import KINDS, comparable, warehouse_url
 
 from multilevel import paths
+from multilevel.context import build_values, load_context_config
 from multilevel.ess.config import load_round
 from multilevel.ess.load import load_ess
 from multilevel.ess.reader import read_respondents
@@ -21,6 +27,7 @@ from multilevel.report.report import regional_means
 from multilevel.warehouse import connect
 
 SYNTHETIC = paths.DATA_DIR / "ess9_synthetic.dta"
+INDICATORS = load_context_config().names
 
 
 @dataclass
@@ -30,16 +37,22 @@ class Context:
     kind: str
     url: str
     frame: pd.DataFrame  # analytics.ess_regional_context
+    regions: pd.DataFrame  # analytics.ess_region_context
+    values: pd.DataFrame  # analytics.ess_context_values
     coverage: pd.DataFrame  # analytics.ess_join_coverage
     respondents: pd.DataFrame  # ess.respondents
     means: pd.DataFrame  # the report's weighted regional means
     sent: list[str] = field(default_factory=list)  # statements sent (recorded on the Redshift path only)
 
-    def __iter__(self):  # the tests below unpack (frame, coverage, respondents, url)
-        return iter((self.frame, self.coverage, self.respondents, self.url))
+    def region(self, code: str) -> pd.Series:
+        rows = self.regions[self.regions["region"] == code]
+        assert len(rows) == 1, code
+        return rows.iloc[0]
 
-    def __getitem__(self, i):
-        return tuple(self)[i]
+    def value(self, code: str, indicator: str) -> pd.Series:
+        rows = self.values[(self.values["region"] == code) & (self.values["indicator"] == indicator)]
+        assert len(rows) == 1, (code, indicator)
+        return rows.iloc[0]
 
 
 def build(kind: str, url: str, folder) -> Context:
@@ -48,12 +61,14 @@ def build(kind: str, url: str, folder) -> Context:
     settings = Settings(_env_file=None, stage_url=str(folder / "stage"), warehouse_url=url)
     with connect(url) as wh:
         standin_eurostat.create(wh, folder / "eurostat-stage")
-    load_ess(str(SYNTHETIC), settings)  # creates the views, since the Eurostat views exist
+    load_ess(str(SYNTHETIC), settings)  # builds the context, since the Eurostat tables exist
     with connect(url) as wh:
         return Context(
             kind,
             url,
             wh.query_df("SELECT * FROM analytics.ess_regional_context"),
+            wh.query_df("SELECT * FROM analytics.ess_region_context"),
+            wh.query_df("SELECT * FROM analytics.ess_context_values"),
             wh.query_df("SELECT * FROM analytics.ess_join_coverage ORDER BY cntry"),
             wh.query_df("SELECT * FROM ess.respondents"),
             regional_means(wh),
@@ -85,12 +100,6 @@ def redshift_context(request, tmp_path_factory):
         yield context
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def context(request):
-    """The same load on every warehouse kind; every test below runs on each (each kind is built once)."""
-    return request.getfixturevalue(f"{request.param}_context")
-
-
 @pytest.fixture(scope="module")
 def postgres_context(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("postgres")
@@ -98,104 +107,136 @@ def postgres_context(request, tmp_path_factory):
         yield build("postgres", url, folder)
 
 
-def rows_of(frame: pd.DataFrame, region: str) -> pd.DataFrame:
-    rows = frame[frame["region"] == region]
-    assert not rows.empty, f"synthetic file has no respondent in {region}"
-    return rows
+@pytest.fixture(scope="module", params=KINDS)
+def context(request):
+    """The same load on every warehouse kind; every test below runs on each (each kind is built once)."""
+    return request.getfixturevalue(f"{request.param}_context")
 
 
-def test_one_row_per_respondent(context):
-    frame, _, respondents, _ = context
-    assert len(frame) == len(respondents) == 3000
+# -- hand-computed JRC interpolation ---------------------------------------------------------------------------------
+# Population of each NUTS 3 piece in 2021 (pop21) between Norway's NUTS 2016 and NUTS 2024 regions, copied by hand
+# from the JRC matrix n3_cm_v2016_v2024.csv: (2016 region, 2024 region) -> people.
+PIECES = {
+    ("NO021", "NO020"): 197642.0, ("NO022", "NO020"): 172649.0, ("NO022", "NO084"): 15905.0,
+    ("NO012", "NO084"): 639138.0, ("NO031", "NO083"): 300292.0, ("NO031", "NO084"): 658.0,
+    ("NO032", "NO084"): 32620.0, ("NO032", "NO085"): 253660.0, ("NO033", "NO085"): 6408.0,
+    ("NO033", "NO093"): 244798.0, ("NO034", "NO094"): 171799.0, ("NO053", "NO060"): 3503.0,
+    ("NO061", "NO060"): 320518.0, ("NO062", "NO060"): 141930.0,
+}
+WHOLE = {"NO020": 197642.0 + 172649.0, "NO084": 639138.0 + 15905.0 + 658.0 + 32620.0, "NO083": 300292.0,
+         "NO085": 253660.0 + 6408.0, "NO093": 244798.0, "NO094": 171799.0, "NO060": 320518.0 + 141930.0 + 3503.0}
+# 2016 region -> its pieces, by hand: NO03 was split over five 2024 regions; NO02 (Hedmark + Oppland) merged into
+# NO020 Innlandet, less Jevnaker and Lunner (15,905 people) that went to NO084; NO06 Trøndelag lies in NO060, which
+# also took 3,503 people of Møre og Romsdal (a small boundary change).
+CASES = {
+    "NO03": {"NO083": 300292.0, "NO084": 658.0 + 32620.0, "NO085": 253660.0 + 6408.0, "NO093": 244798.0,
+             "NO094": 171799.0},
+    "NO02": {"NO020": 197642.0 + 172649.0, "NO084": 15905.0},
+    "NO06": {"NO060": 320518.0 + 141930.0},
+}
+
+
+def test_hand_copied_pieces_are_the_vendored_jrc_rows():
+    with open(paths.DATA_DIR / "reference" / "nuts3_pieces.csv", newline="", encoding="utf-8") as f:
+        rows = {(r["from_code"], r["to_code"]): float(r["pop21"]) for r in csv.DictReader(f)
+                if (r["from_version"], r["to_version"]) == ("2016", "2024") and r["from_code"].startswith("NO")}
+    for key, people in PIECES.items():
+        assert rows[key] == people, key
+    for j, whole in WHOLE.items():
+        assert sum(p for (_, b), p in rows.items() if b == j) == whole, j
+
+
+def counts(j: str, ages: list[str] | None = None) -> float:
+    """What the stand-in published for NUTS 3 region j in 2019 (all ages, or the listed 5-year groups)."""
+    by_key = standin_eurostat.nuts3_counts(j, 2019, revised=False)
+    return sum(v for k, v in by_key.items() if ages is None or k.split("|")[1] in ages)
+
+
+@pytest.mark.parametrize("region", ["NO03", "NO02", "NO06"], ids=["split", "merge", "boundary-change"])
+def test_reconstruction_equals_hand_computed_jrc_interpolation(context, region):
+    pieces = CASES[region]
+    expected = sum(counts(j) * shared / WHOLE[j] for j, shared in pieces.items())
+    got = context.value(region, "population")
+    assert got["method"] == "reconstructed"
+    assert got["data_nuts_version"] == "2024" and int(got["data_level"]) == 3
+    assert float(got["coverage"]) == 1.0
+    assert abs(float(got["value"]) - expected) <= 1e-9 * expected
+    # ratios are recomputed from the reconstructed counts, not interpolated
+    old = sum(counts(j, standin_eurostat.AGES[13:]) * s / WHOLE[j] for j, s in pieces.items())
+    working = sum(counts(j, standin_eurostat.AGES[3:13]) * s / WHOLE[j] for j, s in pieces.items())
+    dependency = context.value(region, "old_age_dependency")
+    assert dependency["method"] == "reconstructed"
+    assert abs(float(dependency["value"]) - old / working * 100) <= 1e-9 * old / working * 100
+    median = context.value(region, "median_age")
+    assert median["method"] == "reconstructed" and "estimate" in median["note"]
+    assert context.region(region)["population"] == pytest.approx(float(got["value"]), rel=1e-12)
+
+
+def test_region_published_in_current_codes_is_published(context):
+    # NO07 Nord-Norge has the same territory in NUTS 2016 and 2024 (its NUTS 3 pieces moved only inside it)
+    row = context.region("NO07")
+    assert row["method"] == "published" and row["population_method"] == "published"
+    for code, level in (("DE1", 1), ("AT13", 2), ("UKI", 1), ("IE041", 3)):
+        row = context.region(code)
+        assert row["method"] == "published", code
+        assert int(row["data_level"]) == level and row["data_nuts_version"] == "2016"
+
+
+def test_recoded_region_uses_the_same_territory_under_its_old_code(context):
+    # Lithuania's rows are still NUTS 2013 codes (labelled so); LT022 of 2016 is LT002 of 2013, the same territory
+    row = context.value("LT022", "population")
+    assert row["method"] == "recoded" and row["data_geo"] == "LT002" and row["data_nuts_version"] == "2013"
+
+
+def test_country_fallback_only_for_codes_that_are_not_regions(context):
+    for code in ("AT99", "PL9Z"):
+        row = context.region(code)
+        assert row["method"] == "country" and int(row["data_level"]) == 0
+        assert "is not a NUTS 2016 code" in context.value(code, "median_age")["note"]
+
+
+def test_one_row_per_respondent_and_constant_within_region(context):
+    frame = context.frame
+    assert len(frame) == len(context.respondents) == 3000
     assert not frame.duplicated(["essround", "cntry", "idno"]).any()
+    columns = ["reference_date", "method", "coverage", "flags"] + [c for n in INDICATORS for c in (n, f"{n}_method")]
+    spread = frame.groupby(["essround", "cntry", "region"], dropna=False)[columns].nunique(dropna=True)
+    assert (spread <= 1).all().all()
+    assert len(context.regions) == frame.groupby(["essround", "cntry", "region"], dropna=False).ngroups
 
 
-@pytest.mark.parametrize("region,level", [("DE1", 1), ("AT13", 2), ("NO02", 2), ("UKI", 1)])
-def test_unchanged_regions_join_exactly_at_their_own_level(context, region, level):
-    rows = rows_of(context[0], region).dropna(subset=["inwyys"])
-    assert (rows["join_status"] == "exact").all()
-    assert (rows["eurostat_geo"] == region).all()
-    assert (rows["eurostat_nuts_version"] == "2016").all()
-    assert (rows["context_year"] == rows["inwyys"]).all()
-    assert (rows["context_year_reason"] == "interview year").all()
-    assert rows["median_age"].notna().all() and rows["population"].notna().all()
-    assert (rows["regunit"] == level).all()
-
-
-def test_gb_respondents_use_uk_codes(context):
-    frame = context[0]
-    gb = frame[(frame["cntry"] == "GB") & frame["inwyys"].notna()]
-    assert len(gb) > 100
-    assert gb["eurostat_geo"].str.startswith("UK").all()
-    assert (gb["join_status"] == "exact").all()
-
-
-def test_recoded_region_joins_via_crosswalk_in_an_earlier_year(context):
-    # IE042 (NUTS 2016) was IE013 in NUTS 2013; the stand-in has IE regional rows only for 2017 (NUTS 2013).
-    rows = rows_of(context[0], "IE042").dropna(subset=["inwyys"])
-    assert (rows["join_status"] == "via_crosswalk").all()
-    assert (rows["eurostat_geo"] == "IE013").all()
-    assert (rows["eurostat_nuts_version"] == "2013").all()
-    assert (rows["context_year"] == 2017).all()
-    assert rows["context_year_reason"].str.startswith("nearest earlier year").all()
-    assert rows["join_reason"].str.contains("recoded as IE013").all()
-
-
-def test_nuts1_recoded_across_levels(context):
-    rows = rows_of(context[0], "FRB").dropna(subset=["inwyys"])  # FRB = the NUTS 2 region FR24 of 2013
-    assert (rows["join_status"] == "via_crosswalk").all()
-    assert (rows["eurostat_geo"] == "FR24").all()
-
-
-def test_split_region_never_matches_at_its_own_level(context):
-    # FRC (2016) covers FR26 and FR43 (2013), which have 2017 data; FRC itself has none. Neither part may stand in
-    # for the whole: the country (FR, interview year) is used instead.
-    rows = rows_of(context[0], "FRC").dropna(subset=["inwyys"])
-    assert not rows["eurostat_geo"].isin(["FR26", "FR43"]).any()
-    assert (rows["join_status"] == "parent_region").all()
-    assert (rows["eurostat_geo"] == "FR").all()
-    assert rows["join_reason"].str.contains("used FR").all()
-
-
-def test_boundary_change_never_matches_silently(context):
-    # IE041 (2016) came from IE011 (2013) with a boundary shift: IE011's numbers are not IE041's.
-    rows = rows_of(context[0], "IE041").dropna(subset=["inwyys"])
-    assert not (rows["eurostat_geo"] == "IE011").any()
-    assert (rows["join_status"] == "parent_region").all()
-    assert (rows["eurostat_geo"] == "IE0").all()
-
-
-def test_contained_region_uses_the_larger_region(context):
-    # LT02 (2016) = LT00 (2013) minus LT00A: LT00 contains it, which is a larger region, not the same one.
-    rows = rows_of(context[0], "LT022").dropna(subset=["inwyys"])  # LT022 was recoded from LT002: same territory
-    assert (rows["join_status"] == "via_crosswalk").all()
-
-
-def test_region_without_data_uses_its_parent(context):
-    rows = rows_of(context[0], "NO01").dropna(subset=["inwyys"])
-    assert (rows["join_status"] == "parent_region").all()
-    assert (rows["eurostat_geo"] == "NO0").all()
-    assert rows["join_reason"].str.contains("but no data").all()
-
-
-def test_unknown_region_and_missing_year_are_unjoinable_with_reason(context):
-    frame = context[0]
-    unknown = rows_of(frame, "AT99")
-    assert (unknown["join_status"] == "unjoinable").all()
-    assert (unknown["join_reason"] == "region AT99 is not a NUTS 2016 code").all()
-    assert unknown["eurostat_geo"].isna().all() and unknown["median_age"].isna().all()
+def test_one_reference_date_per_country_from_the_median_interview(context):
+    frame = context.frame
+    assert (frame.groupby("cntry")["reference_date"].nunique() == 1).all()
+    # Norway's synthetic fieldwork runs October 2018 - May 2019: median around January 2019 -> 1 January 2019
+    assert pd.Timestamp(frame[frame["cntry"] == "NO"]["reference_date"].iloc[0]) == pd.Timestamp("2019-01-01")
     no_year = frame[frame["inwyys"].isna()]
     assert len(no_year) == 3
-    assert (no_year["join_reason"] == "interview year missing").all()
+    assert no_year["median_age"].notna().all() and (no_year["method"] != "none").all()
 
 
-def test_coverage_counts_match_the_view(context):
-    frame, coverage, _, _ = context
-    expected = frame.groupby("cntry")["join_status"].value_counts().unstack(fill_value=0)
+def test_flags_and_source_updated_are_carried(context):
+    # NO084 is provisional: every reconstruction that uses it says so; Austria's median ages are estimates
+    for region in ("NO01", "NO02", "NO03"):
+        assert "p" in context.value(region, "population")["flags"].split(",")
+        assert "p" in context.region(region)["flags"].split(",")
+    assert pd.isna(context.value("NO06", "population")["flags"])
+    assert context.value("AT13", "median_age")["flags"] == "e"
+    assert context.region("AT13")["source_updated"] == "2026-02-01T23:00:00+0100"
+
+
+def test_coverage_splits_own_boundary_coarser_country_none(context):
+    frame, coverage = context.frame, context.coverage
     for row in coverage.itertuples():
-        for status in ("exact", "via_crosswalk", "parent_region", "unjoinable"):
-            assert getattr(row, status) == expected.loc[row.cntry].get(status, 0)
-        assert row.respondents == expected.loc[row.cntry].sum()
+        mine = frame[frame["cntry"] == row.cntry]["method"].value_counts()
+        for method in ("published", "recoded", "reconstructed", "coarser_region", "country", "none"):
+            assert getattr(row, method) == mine.get(method, 0), (row.cntry, method)
+        assert row.own_boundary == row.published + row.recoded + row.reconstructed
+        assert row.own_boundary + row.coarser_region + row.country + row.none == row.respondents
+        assert row.own_boundary_share == pytest.approx(row.own_boundary / row.respondents)
+    norway = coverage.set_index("cntry").loc["NO"]
+    assert norway.reconstructed == (frame[frame["cntry"] == "NO"]["region"] != "NO07").sum() > 0
+    assert norway.country == 0
     assert coverage["respondents"].sum() == 3000
 
 
@@ -214,12 +255,17 @@ def test_same_results_as_duckdb(context, duckdb_context):
     for name, keys in (
         ("respondents", KEY),
         ("frame", KEY),
+        ("regions", ["essround", "cntry", "region"]),
+        ("values", ["essround", "cntry", "region", "indicator"]),
         ("coverage", ["essround", "cntry"]),
         ("means", ["essround", "cntry", "region"]),
     ):
         mine, duck = getattr(context, name), getattr(duckdb_context, name)
         assert list(mine.columns) == list(duck.columns), name
-        pd.testing.assert_frame_equal(comparable(mine, keys), comparable(duck, keys), rtol=1e-12, obj=name)
+        as_text = {c: str for c in mine.columns if "date" in c}
+        pd.testing.assert_frame_equal(
+            comparable(mine.astype(as_text), keys), comparable(duck.astype(as_text), keys), rtol=1e-12, obj=name
+        )
 
 
 def test_weighted_regional_mean_equals_pandas(context):
@@ -235,16 +281,71 @@ def test_weighted_regional_mean_equals_pandas(context):
 
 
 def test_every_statement_of_the_redshift_path_parses(redshift_context):
-    """Stand-in harvest, ESS load, reference load, views and report query, as redshift-connector sent them."""
+    """Stand-in harvest, ESS load, reference load, context tables and views, as redshift-connector sent them."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warehouse"))
     from test_redshift import merge_form_problems, parse_errors
 
     # a multi-row INSERT repeats one "(%s, ...)" tuple hundreds of times: parse it with one
     distinct = dict.fromkeys(re.sub(r"(\([^()]*\))(?:, \1)+", r"\1", sql) for sql in redshift_context.sent)
     assert any(s.startswith("LOCK ess.respondents") for s in distinct)
-    assert any("INSERT INTO reference.ess_region_crosswalk" in s for s in distinct)
+    assert any("INSERT INTO reference.nuts3_pieces" in s for s in distinct)
     assert any("CREATE VIEW analytics.ess_regional_context" in s for s in distinct)
+    assert any("CREATE TABLE analytics.ess_region_context" in s for s in distinct)
     assert any(s.startswith("ANALYZE") for s in distinct)
     for sql in distinct:
         assert parse_errors(sql) == [], sql[:300]
         assert merge_form_problems(sql) == [], sql[:300]
+
+
+# -- DuckDB only: other configurations and the history ---------------------------------------------------------------
+def test_mixed_version_geo_column_uses_an_old_code_for_an_old_year(duckdb_context):
+    # With 1 January 2018 as Norway's reference date, NO01's median age is Eurostat's 2018 figure under the retired
+    # NUTS 2016 code, next to NUTS 2024 codes in the same geo column: the version comes from the code, not the year.
+    config = replace(load_context_config(), reference_dates={(9, "NO"): date(2018, 1, 1)})
+    with connect(duckdb_context.url) as wh:
+        values = build_values(wh, config)
+    row = values[(values["region"] == "NO01") & (values["indicator"] == "median_age")].iloc[0]
+    assert (row["method"], row["data_geo"], row["data_year"], row["value"]) == ("published", "NO01", 2018, 41.0)
+    assert values[(values["region"] == "NO01") & (values["indicator"] == "population")].iloc[0]["method"] == (
+        "reconstructed"
+    )
+
+
+def test_too_little_coverage_falls_back_to_the_containing_region(duckdb_context):
+    # No reconstruction allowed: NO01 (Oslo and Akershus, 2016) lies wholly in NO08 of NUTS 2024, which the
+    # JRC pieces show although Eurostat's change list does not; NO06 lies in NUTS 3 NO060 of 2024 (larger by 3,503
+    # people), the smallest region containing it, whatever its level.
+    config = replace(load_context_config(), min_coverage=1.5)
+    with connect(duckdb_context.url) as wh:
+        values = build_values(wh, config).set_index(["region", "indicator"])
+    for region, container, level in (("NO01", "NO08", 2), ("NO06", "NO060", 3)):
+        row = values.loc[(region, "population")]
+        assert (row["method"], row["data_geo"], row["data_nuts_version"], row["data_level"]) == (
+            "coarser_region", container, "2024", level
+        )
+        assert "covers" in row["note"]
+
+
+def test_as_of_returns_the_context_before_a_revision(tmp_path):
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    from multilevel.settings import Settings
+
+    with connect(url) as wh:
+        standin_eurostat.create(wh, tmp_path / "es1", run_id="first")
+    load_ess(str(SYNTHETIC), Settings(_env_file=None, stage_url=str(tmp_path / "stage"), warehouse_url=url))
+    time.sleep(0.01)
+    before = datetime.now(UTC).replace(tzinfo=None)
+    time.sleep(0.01)
+    with connect(url) as wh:
+        standin_eurostat.create(wh, tmp_path / "es2", run_id="second", revised=True)
+        latest = build_values(wh).set_index(["region", "indicator"])
+        then = build_values(wh, as_of=before).set_index(["region", "indicator"])
+    revision = sum(standin_eurostat.nuts3_counts("NO081", 2019, revised=True).values()) - counts("NO081")
+    assert revision > 0
+    # NO01 = NO081 + part of NO084; NO081's 2019 counts were revised up
+    assert then.loc[("NO01", "population"), "value"] == pytest.approx(counts("NO081") + counts("NO084") * 639138 / (
+        639138.0 + 15905.0 + 658.0 + 32620.0), rel=1e-12)
+    assert latest.loc[("NO01", "population"), "value"] - then.loc[("NO01", "population"), "value"] == pytest.approx(
+        revision, rel=1e-9
+    )
+    assert then.loc[("NO03", "population"), "value"] == latest.loc[("NO03", "population"), "value"]

@@ -94,3 +94,21 @@ def test_load_reference_replaces_rows(request, tmp_path, kind):
         assert wh.query("SELECT COUNT(*) FROM reference.ess_region_crosswalk")[0][0] == first["ess_region_crosswalk"]
         assert wh.query("SELECT nuts_version FROM reference.nuts_version_years WHERE 2019 BETWEEN first_year AND "
                         "last_year")[0][0] == "2016"
+
+
+def jrc_module():
+    spec = importlib.util.spec_from_file_location("build_jrc_reference", paths.DATA_DIR / "build_jrc_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_nuts3_pieces_are_what_the_script_makes_from_the_vendored_jrc_matrices(tmp_path):
+    module = jrc_module()
+    rows = module.build(REFERENCE / "jrc_converter", tmp_path / "nuts3_pieces.csv")
+    assert (tmp_path / "nuts3_pieces.csv").read_bytes() == (REFERENCE / "nuts3_pieces.csv").read_bytes()
+    assert rows == 8108
+    vendored = sorted(p.name for p in (REFERENCE / "jrc_converter").glob("*.csv"))
+    assert vendored == sorted(module.file_name(a, b) for a, b in module.PAIRS)
+    manifest = (REFERENCE / "jrc_converter" / "MANIFEST.md").read_text()
+    assert "Joint Research Centre" in manifest and "doi:10.5281/zenodo.10573056" in manifest and "MIT" in manifest

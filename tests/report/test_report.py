@@ -32,4 +32,8 @@ def test_weighted_means_and_files(settings, tmp_path):
         assert means.loc[(cntry, region), "weighted_mean"] == pytest.approx(expected, rel=1e-12)
     assert files.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = files.html.read_text()
-    assert "Join coverage" in page and "parent_region" in page
+    assert "Join coverage" in page and "reconstructed" in page and "own_boundary_share" in page
+    # one context per region: its indicator and method are the region table's, beside a standard error
+    assert means["standard_error"].notna().all() and (means["standard_error"] > 0).all()
+    assert (means.loc[("NO", "NO03"), "indicator_method"], means.loc[("AT", "AT99"), "method"]) == (
+        "reconstructed", "country")

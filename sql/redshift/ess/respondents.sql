@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS ess.respondents (
     region_flag VARCHAR(200),
     inwyys SMALLINT,
     inwyys_missing VARCHAR(1),
+    inwmms SMALLINT,
     {answer_columns},
     dweight DOUBLE PRECISION NOT NULL,
     pspwght DOUBLE PRECISION NOT NULL,

@@ -16,6 +16,7 @@ REGION_COLUMNS = ["region", "regunit"]
 WEIGHT_COLUMNS = ["dweight", "pspwght", "pweight", "anweight"]
 DESIGN_COLUMNS = ["psu", "stratum", "prob"]
 YEAR_COLUMN = "inwyys"
+MONTH_COLUMN = "inwmms"  # kept when the file has it: the reference date of the context uses the median month
 MISSING_REASONS = {"a": "Not applicable", "b": "Refusal", "c": "Don't know", "d": "No answer"}
 
 
@@ -39,7 +40,7 @@ class RoundConfig:
         return (
             ID_COLUMNS
             + REGION_COLUMNS
-            + ["region_nuts_version", "region_flag", YEAR_COLUMN, f"{YEAR_COLUMN}_missing"]
+            + ["region_nuts_version", "region_flag", YEAR_COLUMN, f"{YEAR_COLUMN}_missing", MONTH_COLUMN]
             + answer_cols
             + WEIGHT_COLUMNS
             + DESIGN_COLUMNS

@@ -18,6 +18,7 @@ from multilevel.errors import InputFileError
 from multilevel.ess.config import (
     DESIGN_COLUMNS,
     MISSING_REASONS,
+    MONTH_COLUMN,
     WEIGHT_COLUMNS,
     YEAR_COLUMN,
     RoundConfig,
@@ -83,7 +84,8 @@ def read_respondents(path: str | Path, config: RoundConfig) -> pd.DataFrame:
             "(or the answer list in multilevel/ess/config.yaml names variables this round does not have)"
         )
     try:
-        raw, meta = _read(path, usecols=config.source_columns, user_missing=True)
+        wanted = config.source_columns + ([MONTH_COLUMN] if MONTH_COLUMN in meta.column_names else [])
+        raw, meta = _read(path, usecols=wanted, user_missing=True)
     except pyreadstat.ReadstatError as e:
         raise InputFileError(f"{path} could not be read completely ({e}); the file may be truncated") from e
     if len(raw) != meta.number_rows and meta.number_rows not in (None, -1):
@@ -101,6 +103,10 @@ def read_respondents(path: str | Path, config: RoundConfig) -> pd.DataFrame:
     out["region_nuts_version"] = pd.Series(config.nuts_version, index=raw.index, dtype="string")
     out["region_flag"] = pd.Series(pd.NA, index=raw.index, dtype="string")
     out[YEAR_COLUMN], out[f"{YEAR_COLUMN}_missing"] = _split_missing(raw[YEAR_COLUMN], YEAR_COLUMN)
+    if MONTH_COLUMN in raw.columns:
+        out[MONTH_COLUMN], _ = _split_missing(raw[MONTH_COLUMN], MONTH_COLUMN)  # only the month, not why missing
+    else:
+        out[MONTH_COLUMN] = pd.Series(pd.NA, index=raw.index, dtype="Int16")
     for name in config.answers:
         out[name], out[f"{name}_missing"] = _split_missing(raw[name], name)
     for name in WEIGHT_COLUMNS + ["prob"]:

@@ -12,27 +12,39 @@ from multilevel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-# table -> (CSV file, integer columns); the CSV header gives the column names and order.
+# table -> (CSV file, integer columns, float columns); the CSV header gives the column names and order.
 TABLES = {
-    "nuts_codes": ("nuts_codes.csv", {"level"}),
-    "nuts_changes": ("nuts_changes.csv", {"level"}),
-    "nuts_version_years": ("nuts_version_years.csv", {"first_year", "last_year"}),
-    "ess_region_crosswalk": ("ess_region_crosswalk.csv", {"source_level"}),
+    "nuts_codes": ("nuts_codes.csv", {"level"}, set()),
+    "nuts_changes": ("nuts_changes.csv", {"level"}, set()),
+    "nuts_version_years": ("nuts_version_years.csv", {"first_year", "last_year"}, set()),
+    "ess_region_crosswalk": ("ess_region_crosswalk.csv", {"source_level"}, set()),
+    # built by data/build_jrc_reference.py from the vendored JRC NUTS converter matrices
+    "nuts3_pieces": ("nuts3_pieces.csv", set(), {"area_km2", "pop11", "pop21"}),
 }
 BATCH = 500  # rows per multi-row INSERT: portable and far fewer round trips than one statement per row
 
 
-def _rows(path: Path, integers: set[str]) -> tuple[list[str], list[list]]:
+def _cell(name: str, text: str, integers: set[str], floats: set[str]):
+    if not text:
+        return None
+    if name in integers:
+        return int(text)
+    if name in floats:
+        return float(text)
+    return text
+
+
+def _rows(path: Path, integers: set[str], floats: set[str]) -> tuple[list[str], list[list]]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader)
-            rows = [
-                [(int(v) if v else None) if h in integers else (v or None) for h, v in zip(header, r, strict=True)]
-                for r in reader
-            ]
+            rows = [[_cell(h, v, integers, floats) for h, v in zip(header, r, strict=True)] for r in reader]
     except (OSError, StopIteration, ValueError) as e:
-        raise InputFileError(f"reference file {path} is unreadable ({e}); run data/build_nuts_reference.py") from e
+        raise InputFileError(
+            f"reference file {path} is unreadable ({e}); rebuild it with data/build_nuts_reference.py "
+            "or data/build_jrc_reference.py"
+        ) from e
     return header, rows
 
 
@@ -44,8 +56,8 @@ def load_reference(wh: Warehouse, folder: Path | None = None) -> dict[str, int]:
         wh.run_sql_file(f"reference/{table}.sql")
     counts = {}
     with wh.transaction():
-        for table, (filename, integers) in TABLES.items():
-            header, rows = _rows(folder / filename, integers)
+        for table, (filename, integers, floats) in TABLES.items():
+            header, rows = _rows(folder / filename, integers, floats)
             wh.execute(f"DELETE FROM reference.{table}")
             cols = ", ".join(header)
             one = "(" + ", ".join(["%s"] * len(header)) + ")"

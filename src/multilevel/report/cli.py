@@ -12,7 +12,7 @@ import click
               show_default=True, help="Folder for regional_context.png and index.html.")
 @click.option("--answer", default="trstprl", show_default=True, help="ESS answer variable to average.")
 @click.option("--indicator", default="median_age", show_default=True,
-              type=click.Choice(["median_age", "old_age_dependency", "share_aged_65_plus", "population"]))
+              help="A context indicator of multilevel/context/indicators.yaml (e.g. old_age_dependency).")
 def report(out: Path, answer: str, indicator: str) -> None:
     """Write a PNG and HTML page: per region, the anweight-weighted mean answer against a context indicator.
 

@@ -1,5 +1,5 @@
-"""Write report/regional_context.png and index.html: per region, weighted mean trust in parliament (anweight)
-against the region's median age, plus the join coverage table."""
+"""Write report/regional_context.png and index.html: per region, the weighted mean of an answer (anweight) with its
+standard error against one context indicator of the region table, marked by how the region got its context."""
 
 from __future__ import annotations
 
@@ -8,42 +8,37 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from multilevel.context.config import load_context_config
 from multilevel.ess.views import create_context_views
-from multilevel.warehouse import Warehouse
+from multilevel.warehouse import Warehouse, quote
 
 log = logging.getLogger(__name__)
 
-# Weighted mean of one answer per region (respondents without an answer do not count in the weights), beside the
-# context of the region the join used (respondents of one region share it; those without an interview year are
-# unjoinable and only count in `respondents`, so geo, status and indicator come from the joined ones via MAX).
-# Portable SQL: the same text runs on DuckDB, PostgreSQL and Redshift.
-REGIONAL_MEANS_SQL = """
-SELECT
-    c.essround,
-    c.cntry,
-    c.region,
-    MAX(c.eurostat_geo) AS eurostat_geo,
-    MAX(CASE WHEN c.join_status <> 'unjoinable' THEN c.join_status END) AS join_status,
-    COUNT(*) AS respondents,
-    SUM(CASE WHEN c.join_status <> 'unjoinable' THEN 1 ELSE 0 END) AS joined,
-    SUM(CASE WHEN r.{answer} IS NOT NULL THEN 1 ELSE 0 END) AS answered,
-    SUM(CASE WHEN r.{answer} IS NOT NULL THEN r.anweight * r.{answer} END)
-        / SUM(CASE WHEN r.{answer} IS NOT NULL THEN r.anweight END) AS weighted_mean,
-    MAX(c.{indicator}) AS indicator
-FROM analytics.ess_regional_context AS c
-INNER JOIN ess.respondents AS r
-    ON r.essround = c.essround AND r.cntry = c.cntry AND r.idno = c.idno
-GROUP BY c.essround, c.cntry, c.region
-ORDER BY c.essround, c.cntry, c.region
+# Answers and weights per respondent beside its region's context (constant within the region: one reference date
+# per round and country). Portable SQL: the same text runs on DuckDB, PostgreSQL and Redshift.
+RESPONDENTS_SQL = """
+SELECT r.essround, r.cntry, r.region, r.anweight, r.{answer} AS answer,
+       c.reference_date, c.method, c.{indicator} AS indicator, c.{indicator_method} AS indicator_method
+FROM ess.respondents AS r
+LEFT JOIN analytics.ess_region_context AS c
+    ON c.essround = r.essround AND c.cntry = r.cntry
+    AND (c.region = r.region OR (c.region IS NULL AND r.region IS NULL))
 """
-INDICATORS = {
-    "median_age": "Median age (MEDAGEPOP)",
-    "old_age_dependency": "Old-age dependency ratio (OLDDEP1)",
-    "share_aged_65_plus": "Share aged 65+ (PC_Y65_MAX)",
-    "population": "Total population",
+# How each method is drawn: filled for the region's own boundaries, hollow for a reconstruction, a cross for a
+# containing region; national values are not drawn (they say nothing about the region).
+MARKERS = {
+    "published": dict(marker="o", facecolors="C0"),
+    "recoded": dict(marker="o", facecolors="C0"),
+    "reconstructed": dict(marker="o", facecolors="none"),
+    "coarser_region": dict(marker="x"),
 }
+
+
+def indicators() -> dict[str, str]:
+    return {name: ind.label for name, ind in load_context_config().indicators.items()}
 
 
 @dataclass(frozen=True)
@@ -52,14 +47,38 @@ class ReportFiles:
     html: Path
 
 
+def weighted_mean_and_se(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and its linearised standard error, sqrt(Σ w²(x - m)²) / Σ w (ignores clustering)."""
+    total = w.sum()
+    mean = float((w * x).sum() / total)
+    return mean, float(np.sqrt((w**2 * (x - mean) ** 2).sum()) / total)
+
+
 def regional_means(wh: Warehouse, answer: str = "trstprl", indicator: str = "median_age") -> pd.DataFrame:
-    """Per respondent region: weighted mean of ``answer`` (anweight) and the context ``indicator``."""
+    """Per respondent region: weighted mean of ``answer`` (anweight) with its standard error, and the context."""
     from multilevel.datasets import check_identifier
 
-    if indicator not in INDICATORS:
-        raise ValueError(f"unknown indicator {indicator!r}; choose one of {sorted(INDICATORS)}")
-    sql = REGIONAL_MEANS_SQL.format(answer=check_identifier(answer, "ESS answer"), indicator=indicator)
-    return wh.query_df(sql)
+    if indicator not in indicators():
+        raise ValueError(f"unknown indicator {indicator!r}; choose one of {sorted(indicators())}")
+    sql = RESPONDENTS_SQL.format(
+        answer=quote(check_identifier(answer, "ESS answer")), indicator=quote(indicator),
+        indicator_method=quote(f"{indicator}_method"),
+    )
+    rows = wh.query_df(sql)
+    rows["region"] = rows["region"].astype(object).where(rows["region"].notna(), None)
+    out = []
+    for (essround, cntry, region), g in rows.groupby(["essround", "cntry", "region"], dropna=False, sort=True):
+        answered = g[g["answer"].notna()]
+        mean, se = (weighted_mean_and_se(answered["answer"].astype(float).to_numpy(),
+                                         answered["anweight"].astype(float).to_numpy())
+                    if len(answered) else (None, None))
+        first = g.iloc[0]
+        out.append({
+            "essround": int(essround), "cntry": cntry, "region": region, "reference_date": first["reference_date"],
+            "method": first["method"], "respondents": len(g), "answered": len(answered), "weighted_mean": mean,
+            "standard_error": se, "indicator": first["indicator"], "indicator_method": first["indicator_method"],
+        })
+    return pd.DataFrame(out)
 
 
 def coverage(wh: Warehouse) -> pd.DataFrame:
@@ -69,7 +88,7 @@ def coverage(wh: Warehouse) -> pd.DataFrame:
 def write_report(
     wh: Warehouse, out: Path, answer: str = "trstprl", indicator: str = "median_age"
 ) -> ReportFiles:
-    """Recreate the views, then write the PNG and a small HTML page into ``out``."""
+    """Rebuild the context, then write the PNG and a small HTML page into ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display in pods and CI
@@ -78,17 +97,28 @@ def write_report(
     create_context_views(wh)
     means = regional_means(wh, answer, indicator)
     cov = coverage(wh)
+    labels = indicators()
     out.mkdir(parents=True, exist_ok=True)
     png = out / "regional_context.png"
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
-    joined = means[means["joined"] > 0].dropna(subset=["indicator", "weighted_mean"])
-    for cntry, group in joined.groupby("cntry"):
-        ax.scatter(group["indicator"], group["weighted_mean"], s=12 + group["respondents"] / 3, alpha=0.75,
-                   label=cntry)
-    ax.set_xlabel(INDICATORS[indicator])
-    ax.set_ylabel(f"Weighted mean {answer} (anweight)")
-    ax.set_title(f"ESS: {answer} by region against {INDICATORS[indicator].lower()}")
-    ax.legend(fontsize=7, ncol=2, title="country")
+    drawn = means.dropna(subset=["indicator", "weighted_mean"])
+    for method, style in MARKERS.items():
+        group = drawn[drawn["indicator_method"] == method]
+        if group.empty:
+            continue
+        ax.errorbar(group["indicator"], group["weighted_mean"], yerr=1.96 * group["standard_error"], fmt="none",
+                    ecolor="0.7", elinewidth=0.8)
+        kwargs = dict(style)
+        if kwargs.get("marker") == "x":
+            kwargs.pop("facecolors", None)
+            ax.scatter(group["indicator"], group["weighted_mean"], s=30, c="C1", label=method, **kwargs)
+        else:
+            ax.scatter(group["indicator"], group["weighted_mean"], s=30, edgecolors="C0", label=method, **kwargs)
+    dates = ", ".join(sorted({str(d) for d in means["reference_date"].dropna()}))
+    ax.set_xlabel(f"{labels[indicator]} (reference date {dates})")
+    ax.set_ylabel(f"Weighted mean {answer} (anweight), 95% CI")
+    ax.set_title(f"ESS: {answer} by region against {labels[indicator].lower()}")
+    ax.legend(fontsize=7, title="context method (country values not shown)")
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
@@ -97,6 +127,9 @@ def write_report(
     page.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>ESS regional context</title></head><body>"
         f"<h1>ESS regional context</h1><img src='{png.name}' alt='weighted mean {html.escape(answer)} by region'>"
+        f"<p>Reference dates: {html.escape(dates)}. Filled markers: published or recoded context at the region's own "
+        "boundaries; hollow: reconstructed from NUTS 3 data of another NUTS version; crosses: a containing region; "
+        "national fallbacks are not drawn.</p>"
         "<h2>Join coverage</h2>"
         + cov.to_html(index=False, float_format=lambda v: f"{v:.3f}")
         + "<h2>Regions</h2>"

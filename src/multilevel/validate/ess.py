@@ -68,6 +68,7 @@ def schema(config: RoundConfig) -> pa.DataFrameSchema:
         "region_flag": pa.Column("string", nullable=True),
         YEAR_COLUMN: pa.Column("Int16", pa.Check.in_range(2000, 2100), nullable=True),
         f"{YEAR_COLUMN}_missing": reason,
+        "inwmms": pa.Column("Int16", pa.Check.in_range(1, 12), nullable=True),
     }
     for name, (low, high) in config.answers.items():
         columns[name] = pa.Column("Int16", pa.Check.in_range(low, high), nullable=True)
