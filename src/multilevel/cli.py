@@ -417,6 +417,10 @@ def _register_optional() -> None:
         main.add_command(report)
     except ImportError:
         pass
+    from multilevel.context.cli import context, export
+
+    main.add_command(context)
+    main.add_command(export)
 
 
 _register_optional()

@@ -361,10 +361,14 @@ def build_values(wh: Warehouse, config: ContextConfig | None = None, as_of: date
     return pd.DataFrame(out, columns=LONG_COLUMNS)
 
 
-def to_regions(values: pd.DataFrame, config: ContextConfig | None = None) -> pd.DataFrame:
+def to_regions(
+    values: pd.DataFrame, config: ContextConfig | None = None, names: list[str] | None = None
+) -> pd.DataFrame:
     """The region-level table: one row per (round, country, region), every indicator beside its method, and a
-    summary (the least direct method, the lowest coverage, versions, levels, flags and latest source_updated)."""
+    summary (the least direct method, the lowest coverage, versions, levels, flags and latest source_updated).
+    ``names``: the indicators (default: the configured ones; a snapshot passes those it froze)."""
     config = config or load_context_config()
+    names = names or config.names
     keys = ["essround", "cntry", "region"]
     rows = []
     for (essround, cntry, region), g in values.groupby(keys, dropna=False, sort=True):
@@ -386,17 +390,17 @@ def to_regions(values: pd.DataFrame, config: ContextConfig | None = None) -> pd.
             "flags": ",".join(flags) or None,
             "source_updated": max(updated) if updated else None,
         }
-        for name in config.names:
+        for name in names:
             hit = g[g["indicator"] == name]
             value = hit["value"].iloc[0] if len(hit) else None
             row[name] = None if value is None or value != value else float(value)
             row[f"{name}_method"] = hit["method"].iloc[0] if len(hit) else "none"
         rows.append(row)
-    return pd.DataFrame(rows, columns=region_columns(config))
+    return pd.DataFrame(rows, columns=region_columns(config, names))
 
 
-def region_columns(config: ContextConfig) -> list[str]:
+def region_columns(config: ContextConfig, names: list[str] | None = None) -> list[str]:
     return [
         "essround", "cntry", "region", "region_nuts_version", "region_level", "reference_date", "method",
         "coverage", "data_nuts_version", "data_level", "flags", "source_updated",
-    ] + [c for name in config.names for c in (name, f"{name}_method")]
+    ] + [c for name in (names or config.names) for c in (name, f"{name}_method")]
