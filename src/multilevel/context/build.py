@@ -382,7 +382,7 @@ def to_regions(
             "essround": int(essround), "cntry": cntry, "region": region if isinstance(region, str) else None,
             "region_nuts_version": first["region_nuts_version"],
             "region_level": None if pd.isna(first["region_level"]) else int(first["region_level"]),
-            "reference_date": first["reference_date"],
+            "reference_date": _day(first["reference_date"]),
             "method": max(methods, key=METHODS.index),
             "coverage": float(reconstructed.min()) if len(reconstructed) else None,
             "data_nuts_version": ",".join(versions) or None,
@@ -397,6 +397,11 @@ def to_regions(
             row[f"{name}_method"] = hit["method"].iloc[0] if len(hit) else "none"
         rows.append(row)
     return pd.DataFrame(rows, columns=region_columns(config, names))
+
+
+def _day(value) -> date | None:
+    """A date whatever the driver returned (date, datetime, Timestamp)."""
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
 def region_columns(config: ContextConfig, names: list[str] | None = None) -> list[str]:
