@@ -1,30 +1,13 @@
-"""``multilevel context build|snapshot`` and ``multilevel export``."""
+"""``multilevel context build|snapshot`` and ``multilevel export`` (library errors become exit codes in the root
+group, multilevel.cli.StepGroup)."""
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 import click
 
 AS_OF_HELP = "ISO time stamp (UTC unless it names a zone): the context as the warehouse knew it then; 'latest' = now."
-
-
-def _step(func):
-    """Library errors as one line and the exit code of MultilevelError (as the main group's steps do)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from multilevel.errors import MultilevelError
-
-        try:
-            return func(*args, **kwargs)
-        except MultilevelError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
-
-    return wrapper
 
 
 def _warehouse():
@@ -42,7 +25,6 @@ def context() -> None:
 
 @context.command("build")
 @click.option("--as-of", "as_of", default="latest", show_default=True, help=AS_OF_HELP)
-@_step
 def build(as_of: str) -> None:
     """Rebuild analytics.ess_region_context (and the views over it) as of a time.
 
@@ -60,7 +42,6 @@ def build(as_of: str) -> None:
 @context.command("snapshot")
 @click.option("--name", required=True, help="Name to cite, e.g. ess9-2026-11 (never overwritten).")
 @click.option("--as-of", "as_of", default="latest", show_default=True, help=AS_OF_HELP)
-@_step
 def snapshot(name: str, as_of: str) -> None:
     """Freeze the context as of a time under NAME (analytics.context_snapshots / context_snapshot_values).
 
@@ -79,7 +60,6 @@ def snapshot(name: str, as_of: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (default ess{round}_context.FMT).")
 @click.option("--as-of", "as_of", default="latest", show_default=True, help=AS_OF_HELP)
 @click.option("--snapshot", default=None, help="Use a frozen snapshot instead of --as-of.")
-@_step
 def export(essround: int, fmt: str, out: Path | None, as_of: str, snapshot: str | None) -> None:
     """One row per respondent: answers, missing reasons, weights, design variables and the regional context.
 

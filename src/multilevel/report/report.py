@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.context.config import load_context_config
+from multilevel.errors import ConfigError
 from multilevel.ess.views import create_context_views
 from multilevel.warehouse import Warehouse, quote
 
@@ -59,7 +60,7 @@ def regional_means(wh: Warehouse, answer: str = "trstprl", indicator: str = "med
     from multilevel.datasets import check_identifier
 
     if indicator not in indicators():
-        raise ValueError(f"unknown indicator {indicator!r}; choose one of {sorted(indicators())}")
+        raise ConfigError(f"unknown context indicator {indicator!r}; choose one of {sorted(indicators())}")
     sql = RESPONDENTS_SQL.format(
         answer=quote(check_identifier(answer, "ESS answer")), indicator=quote(indicator),
         indicator_method=quote(f"{indicator}_method"),
