@@ -108,6 +108,9 @@ def transient_cases(w) -> dict[tuple[str, ...], Case]:
         ("catalogue",): Case(["catalogue"], api_away),
         ("check",): Case(["check"], api_away),
         ("status",): Case(["status"], warehouse_away),
+        ("context", "build"): Case(["context", "build"], warehouse_away),
+        ("context", "snapshot"): Case(["context", "snapshot", "--name", "s1"], warehouse_away),
+        ("export",): Case(["export", "--round", "9", "--out", str(tmp / "e.parquet")], warehouse_away),
     }
 
 
@@ -131,6 +134,9 @@ def bad_input_cases(w) -> dict[tuple[str, ...], Case]:
         ("catalogue",): Case(["catalogue", "--selected"], bad_config),
         ("check",): Case(["check"], bad_config),
         ("status",): Case(["status"], bad_config),
+        ("context", "build"): Case(["context", "build", "--as-of", "yesterday"]),
+        ("context", "snapshot"): Case(["context", "snapshot", "--name", "s1"]),  # nothing harvested or loaded yet
+        ("export",): Case(["export", "--round", "9", "--out", str(tmp / "e.parquet")]),  # nothing loaded yet
     }
 
 

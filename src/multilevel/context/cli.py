@@ -18,6 +18,18 @@ def _warehouse():
     return connect(settings.warehouse_url, settings)
 
 
+def _require_sources(wh) -> None:
+    from multilevel.errors import ConfigError
+    from multilevel.ess.views import missing_sources
+
+    missing = missing_sources(wh)
+    if missing:
+        raise ConfigError(
+            f"no regional context yet: {', '.join(missing)} missing; run `multilevel harvest` and "
+            "`multilevel ess load FILE` first"
+        )
+
+
 @click.group("context")
 def context() -> None:
     """Regional context of ESS respondents: rebuild it, or freeze it under a name."""
@@ -33,8 +45,10 @@ def build(as_of: str) -> None:
     from multilevel.context import build_context
     from multilevel.context.snapshot import parse_as_of
 
+    moment = parse_as_of(as_of)
     with _warehouse() as wh:
-        regions = build_context(wh, as_of=parse_as_of(as_of))
+        _require_sources(wh)
+        regions = build_context(wh, as_of=moment)
     counts = regions["method"].value_counts().to_dict()
     click.echo(f"{len(regions)} regions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
@@ -49,8 +63,10 @@ def snapshot(name: str, as_of: str) -> None:
     """
     from multilevel.context.snapshot import create_snapshot, parse_as_of
 
+    moment = parse_as_of(as_of)
     with _warehouse() as wh:
-        regions = create_snapshot(wh, name, parse_as_of(as_of))
+        _require_sources(wh)
+        regions = create_snapshot(wh, name, moment)
     click.echo(f"snapshot {name}: {len(regions)} regions")
 
 
@@ -69,7 +85,9 @@ def export(essround: int, fmt: str, out: Path | None, as_of: str, snapshot: str 
     from multilevel.context.snapshot import parse_as_of
 
     out = out or Path(f"ess{essround}_context.{fmt}")
+    moment = parse_as_of(as_of)
     with _warehouse() as wh:
-        frame = round_frame(wh, essround, as_of=parse_as_of(as_of), snapshot=snapshot)
+        _require_sources(wh)
+        frame = round_frame(wh, essround, as_of=moment, snapshot=snapshot)
     write_export(frame, fmt, out)
     click.echo(str(out))
