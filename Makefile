@@ -51,8 +51,9 @@ reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS cr
 	$(PYTHON) data/build_nuts_reference.py
 
 .PHONY: synthetic-ess
-synthetic-ess: $(STAMP) ## rebuild the synthetic ESS9-shaped Stata file data/ess9_synthetic.dta
+synthetic-ess: $(STAMP) ## rebuild the synthetic Stata files data/ess9_synthetic.dta and data/ess11_synthetic.dta
 	$(PYTHON) data/make_synthetic_ess.py
+	$(PYTHON) data/make_synthetic_ess.py --round 11
 
 .PHONY: clean
 clean: ## remove the local warehouse and stage (.multilevel/)

@@ -9,7 +9,9 @@ the level ``regunit`` gives per country, and weights built the way ESS builds th
 pyreadstat can only write int32 and double columns, so this script writes the .dta format itself (it is a short,
 documented binary layout). The time stamp in the header is fixed, so the same seed gives the same bytes.
 
-Usage: python data/make_synthetic_ess.py [--out data/ess9_synthetic.dta] [--rows 3000] [--seed 9]
+Usage: python data/make_synthetic_ess.py [--round 9|11] [--out data/ess9_synthetic.dta] [--rows 3000] [--seed 9]
+
+``--round 11`` writes data/ess11_synthetic.dta: 1000 respondents, 160 columns, regions in NUTS 2021 codes.
 """
 
 from __future__ import annotations
@@ -53,11 +55,11 @@ COUNTRIES = [
 # Fieldwork (first and last month) where it is known from the ESS9 documentation (Norway: October 2018 to May 2019);
 # other countries: September of their first interview year to April of the next, or March to October of a one-year
 # fieldwork.
-FIELDWORK = {"NO": ((2018, 10), (2019, 5))}
+FIELDWORK = {"NO": ((2018, 10), (2019, 5))}  # round 9; other rounds use the default windows below
 
 
 def _interview_month(rng, code: str, years: tuple[int, ...]) -> tuple[int, int]:
-    if code in FIELDWORK:
+    if code in FIELDWORK and FIELDWORK[code][0][0] in years:
         (y0, m0), (y1, m1) = FIELDWORK[code]
     elif len(years) > 1:
         (y0, m0), (y1, m1) = (years[0], 9), (years[-1], 4)
@@ -68,6 +70,22 @@ def _interview_month(rng, code: str, years: tuple[int, ...]) -> tuple[int, int]:
 
 
 UNKNOWN_REGIONS = {"AT": "AT99", "PL": "PL9Z"}  # a few respondents with codes that are not NUTS 2016 codes
+
+# A second, smaller round whose regions are NUTS 2021 codes (ESS11, fieldwork 2023-2024): Norway's 2020 counties at
+# NUTS 3 (NO082 Viken and NO074 Troms og Finnmark were split again in 2024) and Croatia's 2021 regions (HR02, HR05,
+# HR06 replaced HR04), which Eurostat now publishes in NUTS 2024 codes: their context needs the NUTS 2021 <-> 2024
+# pieces, and none of these codes exists in NUTS 2016.
+COUNTRIES_11 = [
+    ("AT", 2, "AT11 AT12 AT13 AT21 AT22 AT31 AT32 AT33 AT34", 300, (2023, 2024), 0.37),
+    ("NO", 3, "NO020 NO060 NO071 NO074 NO081 NO082 NO091 NO092 NO0A1 NO0A2 NO0A3", 300, (2023, 2024), 0.31),
+    ("HR", 2, "HR02 HR03 HR05 HR06", 200, (2023, 2024), 0.2),
+    ("IE", 3, "IE041 IE042 IE051 IE052 IE053 IE061 IE062 IE063", 200, (2023, 2024), 0.29),
+]
+# essround -> (countries, dataset name, edition, production date, columns in the file)
+ROUNDS = {
+    9: (COUNTRIES, "ESS9e03", "3.0", "17.02.2021", TOTAL_COLUMNS),
+    11: (COUNTRIES_11, "ESS11e02", "2.0", "20.11.2024", 160),
+}
 
 SCALE_0_10 = {str(i): str(i) for i in range(11)}
 
@@ -172,10 +190,10 @@ def _label_table(name: str, labels: dict[str, str]) -> bytes:
     return struct.pack("<i", len(table)) + _fixed(name, 33) + b"\0\0\0" + table
 
 
-def write_dta(path: Path, columns: list[Column], nobs: int) -> None:
+def write_dta(path: Path, columns: list[Column], nobs: int, label: bytes = DATA_LABEL) -> None:
     """Write a Stata 12 (format 115, little-endian) file."""
     header = struct.pack("<BBBBhi", 115, 2, 1, 0, len(columns), nobs)
-    header += _fixed(DATA_LABEL, 81) + _fixed(TIMESTAMP, 18)
+    header += _fixed(label, 81) + _fixed(TIMESTAMP, 18)
     typlist = bytes(
         int(c.storage[3:]) if c.storage.startswith("str") else TYPE_CODE[c.storage] for c in columns
     )
@@ -209,13 +227,14 @@ def _answer_values(rng, n, storage, allowed, valid, missing_rate=0.04):
     return out
 
 
-def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
+def build_columns(rows: int, seed: int, essround: int = 9) -> tuple[list[Column], int]:
     """All 572 columns with ``rows`` respondents spread over the countries (scaled), deterministic from ``seed``."""
     rng = np.random.default_rng(seed)
-    total_planned = sum(c[3] for c in COUNTRIES)
+    countries, title, edition, proddate, total_columns = ROUNDS[essround]
+    total_planned = sum(c[3] for c in countries)
     cntry, region, regunit, inwyys, idno, pweight, stratum, psu = [], [], [], [], [], [], [], []
     inwmms, inwdds = [], []
-    for k, (code, level, regions, planned, years, pw) in enumerate(COUNTRIES):
+    for k, (code, level, regions, planned, years, pw) in enumerate(countries):
         n = max(20, round(planned * rows / total_planned))
         regs = regions.split()
         # Unequal region sizes, like real samples (capital regions larger).
@@ -263,10 +282,10 @@ def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
         return {f".{m}": MISSING_LABELS[m] for m in letters}
 
     cols = [
-        Column("name", "str9", "%9s", "Title of dataset", ["ESS9e03"] * n),
-        Column("essround", "int8", "%12.0g", "ESS round", [9] * n),
-        Column("edition", "str9", "%9s", "Edition", ["3.0"] * n),
-        Column("proddate", "str10", "%10s", "Production date", ["17.02.2021"] * n),
+        Column("name", "str9", "%9s", "Title of dataset", [title] * n),
+        Column("essround", "int8", "%12.0g", "ESS round", [essround] * n),
+        Column("edition", "str9", "%9s", "Edition", [edition] * n),
+        Column("proddate", "str10", "%10s", "Production date", [proddate] * n),
         Column("idno", "int32", "%12.0g", "Respondent's identification number", idno),
         Column("cntry", "str2", "%2s", "Country", cntry),
     ]
@@ -292,7 +311,7 @@ def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
         Column("prob", "double", "%12.0g", "Sampling probability", prob.tolist()),
     ]
     fillers = []
-    for j in range(TOTAL_COLUMNS - len(cols) - len(needed_tail)):
+    for j in range(total_columns - len(cols) - len(needed_tail)):
         name = f"syn{j + 1:03d}"
         kind = j % 20
         if kind < 16:  # most ESS items are labelled byte scales with .b-.d
@@ -316,23 +335,27 @@ def build_columns(rows: int, seed: int) -> tuple[list[Column], int]:
     return cols + fillers[:500] + needed_tail + fillers[500:], n
 
 
-def make(out: Path = DEFAULT_OUT, rows: int = 3000, seed: int = 9) -> Path:
-    columns, n = build_columns(rows, seed)
-    assert len(columns) == TOTAL_COLUMNS, len(columns)
+def make(out: Path = DEFAULT_OUT, rows: int = 3000, seed: int = 9, essround: int = 9) -> Path:
+    columns, n = build_columns(rows, seed, essround)
+    assert len(columns) == ROUNDS[essround][4], len(columns)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    write_dta(tmp, columns, n)
+    title = ROUNDS[essround][1]
+    write_dta(tmp, columns, n, f"Synthetic data with the structure of {title} (NOT real ESS data)".encode())
     tmp.replace(out)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--round", dest="essround", type=int, choices=sorted(ROUNDS), default=9)
+    parser.add_argument("--out", type=Path, help="default data/ess{round}_synthetic.dta")
+    parser.add_argument("--rows", type=int, help="default 3000 (round 9), 1000 (round 11)")
     parser.add_argument("--seed", type=int, default=9)
     args = parser.parse_args()
-    path = make(args.out, args.rows, args.seed)
+    out = args.out or HERE / f"ess{args.essround}_synthetic.dta"
+    rows = args.rows or (3000 if args.essround == 9 else 1000)
+    path = make(out, rows, args.seed + (0 if args.essround == 9 else args.essround), args.essround)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 

@@ -32,13 +32,13 @@ from multilevel.context.config import age_bounds
 from multilevel.stage import open_store
 from multilevel.warehouse.history import load_run
 
-YEARS = [2017, 2018, 2019, 2020]
+YEARS = [2017, 2018, 2019, 2020, 2023, 2024]
 AGES = ["Y_LT5"] + [f"Y{a}-{a + 4}" for a in range(5, 85, 5)] + ["Y_GE85"]
 PROFILE = [4.6, 5.0, 5.1, 5.1, 5.3, 5.8, 6.3, 6.8, 7.0, 7.2, 7.3, 7.0, 6.5, 5.8, 5.0, 4.1, 2.9, 4.0]
 # country -> (NUTS version of its codes, deepest level published)
 COUNTRIES = {
     "AT": ("2024", 2), "DE": ("2024", 1), "UK": ("2016", 1), "NO": ("2024", 3), "IE": ("2024", 3),
-    "FR": ("2024", 1), "PL": ("2024", 2), "LT": ("2013", 3), "HU": ("2024", 2),
+    "FR": ("2024", 1), "PL": ("2024", 2), "LT": ("2013", 3), "HU": ("2024", 2), "HR": ("2024", 2),
 }
 LAST_YEAR = {"UK": 2019}
 RETIRED = {"NO01": ("Oslo og Akershus (NUTS 2016)", [2017, 2018])}
