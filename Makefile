@@ -45,6 +45,7 @@ bench: $(STAMP) ## parse, load and whole-harvest speed and memory, side by side 
 	$(PYTHON) bench/load_bench.py | tee bench-results/load.txt
 	$(PYTHON) bench/harvest_bench.py | tee bench-results/harvest.txt
 	$(PYTHON) bench/catalogue_bench.py --datasets 300 | tee bench-results/catalogue.txt
+	$(PYTHON) bench/context_bench.py | tee bench-results/context.txt
 
 .PHONY: reference
 reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS crosswalk) from vendor/nuts
