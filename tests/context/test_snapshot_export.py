@@ -77,6 +77,8 @@ def test_export_round_trips_through_pyreadstat_with_labels(revised, tmp_path):
     labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
     assert labels["median_age"] == "Median age of population (years)"
     assert labels["anweight"] == "Analysis weight"
+    assert labels["trstprl"] == "Trust in country's parliament"  # the ESS file's own label, kept by the load
+    assert meta.variable_value_labels["trstprl"][10.0] == "Complete trust"
     assert meta.variable_value_labels["median_age_method"] == {float(v): k for k, v in METHOD_CODES.items()}
     by_id = back.set_index(["cntry", "idno"])
     expected = frame.set_index(["cntry", "idno"])

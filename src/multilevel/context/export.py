@@ -14,6 +14,7 @@ from multilevel.context.build import METHODS, build_values, to_regions
 from multilevel.context.config import load_context_config
 from multilevel.context.snapshot import snapshot_regions
 from multilevel.errors import ConfigError
+from multilevel.ess.labels import stored_labels
 from multilevel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,15 @@ LABELS = {
 }
 
 
-def column_labels(frame: pd.DataFrame) -> dict[str, str]:
+def column_labels(frame: pd.DataFrame, survey: dict | None = None) -> dict[str, str]:
+    """Labels of every column: the ESS file's own (``survey``, from ess.variable_labels), then ours."""
     config = load_context_config()
+    survey = survey or {}
     out = {}
     for col in frame.columns:
-        if col in LABELS:
+        if survey.get(col, (None,))[0]:
+            out[col] = survey[col][0]
+        elif col in LABELS:
             out[col] = LABELS[col]
         elif col in config.indicators:
             out[col] = config.indicators[col].label[:80]
@@ -61,6 +66,7 @@ def round_frame(
 ) -> pd.DataFrame:
     """Respondents of ``essround`` beside their region's context (latest, as of a time, or a frozen snapshot)."""
     respondents = wh.query_df("SELECT * FROM ess.respondents WHERE essround = %s ORDER BY cntry, idno", [essround])
+    respondents.attrs["labels"] = stored_labels(wh, essround)
     if respondents.empty:
         raise ConfigError(f"ESS round {essround} is not loaded; run `multilevel ess load FILE --round {essround}`")
     if snapshot:
@@ -71,6 +77,7 @@ def round_frame(
     fill = {"region": ""}
     merged = respondents.fillna(fill).merge(regions.fillna(fill), on=KEYS, how="left", validate="many_to_one")
     merged["region"] = merged["region"].replace("", None)
+    merged.attrs["labels"] = respondents.attrs["labels"]
     return merged
 
 
@@ -78,7 +85,8 @@ def write_export(frame: pd.DataFrame, fmt: str, out: Path) -> Path:
     if fmt not in FORMATS:
         raise ConfigError(f"export format {fmt!r}: choose one of {FORMATS}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    labels = column_labels(frame)
+    survey = frame.attrs.get("labels") or {}
+    labels = column_labels(frame, survey)
     if fmt == "csv":
         frame.to_csv(out, index=False)
     elif fmt == "parquet":
@@ -90,16 +98,17 @@ def write_export(frame: pd.DataFrame, fmt: str, out: Path) -> Path:
         meta[b"multilevel.labels"] = json.dumps(labels).encode()
         pq.write_table(table.replace_schema_metadata(meta), out)
     else:
-        write_dta(frame, out, labels)
+        write_dta(frame, out, labels, {col: values for col, (_, values) in survey.items() if values})
     log.info("exported %d respondents to %s", len(frame), out)
     return out
 
 
-def write_dta(frame: pd.DataFrame, out: Path, labels: dict[str, str]) -> None:
+def write_dta(frame: pd.DataFrame, out: Path, labels: dict[str, str], survey_values: dict[str, dict]) -> None:
     import pyreadstat
 
     data = frame.copy()
-    value_labels: dict[str, dict] = {}
+    value_labels: dict[str, dict] = {c: {float(k): v for k, v in vals.items()} for c, vals in survey_values.items()
+                                     if c in data.columns}
     for col in data.columns:
         if col == "method" or col.endswith("_method"):
             data[col] = data[col].map(METHOD_CODES).astype("float64")

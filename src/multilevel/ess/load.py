@@ -154,6 +154,7 @@ def load_ess(
     source: str, settings: Settings, essround: int | None = None, run_id: str | None = None
 ) -> EssLoadResult:
     """Everything ``multilevel ess load`` does: fetch, read, validate, stage, load, refresh reference and views."""
+    from multilevel.ess.labels import read_labels, store_labels
     from multilevel.ess.views import create_context_views, missing_sources
     from multilevel.reference import load_reference
 
@@ -165,10 +166,12 @@ def load_ess(
             raise InputFileError(f"{path.name} holds ESS round {found}, not round {essround} as asked")
         config = load_round(found)
         df = validate_respondents(read_respondents(path, config), config)
+        labels = read_labels(path, config)
     store = open_store(settings.stage_url)
     key = stage_respondents(df, store, config, run_id, source)
     with connect(settings.warehouse_url, settings) as wh:
         rows = load_staged(wh, store, key, config)
+        store_labels(wh, config.essround, labels)
         load_reference(wh)
         if not missing_sources(wh):
             create_context_views(wh)
