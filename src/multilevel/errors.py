@@ -7,6 +7,7 @@ them to exit codes, so that Argo's ``retryStrategy`` retries only what may succe
     MultilevelError
     ├── TransientError        exit 75 (EX_TEMPFAIL)
     │   ├── ApiUnavailable        network error, timeout, 429, 5xx, "sorry" page, truncated body
+    │   ├── VersionDrift          the dataset was republished during the run (parts of two versions)
     │   └── WarehouseBusy         lock timeout, serialization failure, dropped connection
     └── TerminalError         exit 1
         ├── ConfigError           bad settings or dataset configuration
@@ -47,6 +48,10 @@ class TerminalError(MultilevelError):
 
 class ApiUnavailable(TransientError):
     """The Eurostat API could not be reached or answered with a transient failure."""
+
+
+class VersionDrift(TransientError):
+    """Eurostat published a new version of a dataset while a run was downloading it: the run is abandoned."""
 
 
 class WarehouseBusy(TransientError):

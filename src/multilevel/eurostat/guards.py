@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from multilevel.errors import ApiUnavailable, ParseError, StructureChanged, ValidationFailed
+from multilevel.errors import ApiUnavailable, ParseError, StructureChanged, ValidationFailed, VersionDrift
 from multilevel.eurostat.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,18 @@ def check_not_older(dataset: str, answered: str | None, known: str | None, *, wh
             f"{dataset}: {what} says UPDATE_DATA {answered}, older than {known} (already loaded or planned): the "
             "API answered from a stale mirror or cache. Nothing was loaded; run again later. If Eurostat really "
             f"withdrew the newer data, set {setting}=true for one run."
+        )
+
+
+def check_same_version(plan: Plan, answered: str | None, *, what: str) -> None:
+    """A part newer than the plan means Eurostat published during the run (11:00 and 23:00 Brussels time):
+    loading it with parts of the planned version would mix two versions, so the run stops before any load."""
+    new, planned = parse_update_time(answered), parse_update_time(plan.update_data)
+    if new is not None and planned is not None and new > planned:
+        raise VersionDrift(
+            f"{plan.dataset}: {what} says UPDATE_DATA {answered}, but run {plan.run_id} planned {plan.update_data}: "
+            "Eurostat published a new version during the run. Nothing was loaded; the next run plans and loads "
+            "the new version whole."
         )
 
 

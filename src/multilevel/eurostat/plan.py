@@ -51,6 +51,8 @@ class Plan:
     split_codes: dict[str, list[str]] = field(default_factory=dict)
     # Every dimension the content constraint lists (lower case, time as ``time``): the shape each body must have.
     dimensions: list[str] = field(default_factory=list)
+    # DISSEMINATION_TIMESTAMP_DATA: moves on a re-dissemination even when UPDATE_DATA does not (part of the change key)
+    disseminated: str | None = None
 
     def slice(self, slice_id: str) -> Slice:
         for s in self.slices:
@@ -125,6 +127,7 @@ def make_plan(
     max_row_drop_fraction: float,
     run_id: str | None = None,
     max_cells: int = 1_000_000,
+    last_loaded_at: datetime | None = None,
 ) -> Plan:
     """Ask the API whether ``dataset`` changed since ``last_loaded``; if so, list its slices.
 
@@ -136,15 +139,19 @@ def make_plan(
     flow = client.dataflow(dataset.code)
     plan = Plan(dataset.code, run_id, True, flow.update_data, flow.update_structure, dataset.split,
                 datetime.now(UTC).isoformat(timespec="seconds"))
-    if last_loaded is not None and last_loaded == (flow.update_data, flow.update_structure):
+    plan.disseminated = flow.disseminated
+    if (last_loaded is not None and last_loaded == (flow.update_data, flow.update_structure)
+            and not _redisseminated_since(flow.disseminated, last_loaded_at)):
         plan.changed = False
         log.info("plan %s: unchanged since %s", dataset.code, flow.update_data)
         return plan
 
     present = client.content_constraint(dataset.code)
-    for dim in dataset.filters:
-        if dim not in present:
-            raise ConfigError(f"{dataset.code} has no dimension {dim!r} (filters in datasets.yaml)")
+    loaded: set[str] = set()
+    if dataset.split and dataset.split.lower() in present and dataset.split in dataset.filters:
+        counts = current_counts(dataset.split) if callable(current_counts) else current_counts
+        loaded = {str(c).upper() for c in counts}
+    dataset = _checked_filters(dataset, present, loaded)
     plan.split_codes = {dim: present[dim] for dim in ("geo", "time") if dim in present}
     plan.dimensions = list(present)
     if dataset.split is None:
@@ -157,7 +164,7 @@ def make_plan(
             "fix `split` in datasets.yaml"
         )
     wanted = dataset.filters.get(dataset.split)
-    codes = [c for c in present[dataset.split] if wanted is None or c in wanted]
+    codes = [c for c in present[dataset.split] if wanted is None or c in wanted]  # both in the API's spelling
     for code in codes:
         if not SLICE_ID.match(code):
             raise ParseError(f"{dataset.code}: code {code!r} of {dataset.split} cannot name a slice")
@@ -169,6 +176,53 @@ def make_plan(
         ))
     log.info("plan %s run %s: %d slices by %s", dataset.code, run_id, len(plan.slices), dataset.split)
     return plan
+
+
+def _redisseminated_since(disseminated: str | None, last_loaded_at: datetime | None) -> bool:
+    """Whether Eurostat re-disseminated the dataset after our last load finished.
+
+    A re-dissemination (e.g. the January 2025 flag recoding) moves DISSEMINATION_TIMESTAMP_DATA and leaves
+    UPDATE_DATA as it was, so it is part of the change key: compared with when the last load finished.
+    """
+    from multilevel.eurostat.guards import parse_update_time
+
+    moment = parse_update_time(disseminated)
+    if moment is None or last_loaded_at is None:
+        return False
+    loaded = last_loaded_at if last_loaded_at.tzinfo else last_loaded_at.replace(tzinfo=UTC)
+    return moment > loaded
+
+
+def _checked_filters(dataset: Dataset, present: dict[str, list[str]], loaded: set[str]) -> Dataset:
+    """The dataset with its filters in the API's spelling; ConfigError for a dimension or code the API lacks.
+
+    The real API compares dimension names and codes case-insensitively and answers an unknown code with HTTP
+    200 and no data, so an unchecked typo would load nothing, silently: this stops it before any download.
+    Split codes that hold loaded rows (``loaded``, upper case) and vanished from the constraint are not a typo:
+    the vanished-codes guard judges them.
+    """
+    filters: dict[str, list[str]] = {}
+    for dim, codes in dataset.filters.items():
+        name = dim.lower()
+        if name not in present:
+            raise ConfigError(
+                f"{dataset.code} has no dimension {dim!r} (filters in datasets.yaml); its dimensions are "
+                f"{', '.join(present)}"
+            )
+        spelled = {c.upper(): c for c in present[name]}
+        unknown = [c for c in codes if str(c).upper() not in spelled
+                   and not (name == (dataset.split or "").lower() and str(c).upper() in loaded)]
+        if unknown:
+            sample = ", ".join(present[name][:12]) + (" ..." if len(present[name]) > 12 else "")
+            raise ConfigError(
+                f"{dataset.code}: filter {dim}={'+'.join(map(str, unknown))} in datasets.yaml names code(s) that "
+                f"Eurostat's content constraint does not list for {name} (it lists {sample}); fix or remove them"
+            )
+        filters[name] = [spelled.get(str(c).upper(), c) for c in codes]
+    split = dataset.split.lower() if dataset.split else dataset.split
+    if filters == dataset.filters and split == dataset.split:
+        return dataset
+    return dataset.model_copy(update={"filters": filters, "split": split})
 
 
 def _auto_plan(plan: Plan, dataset: Dataset, present: dict[str, list[str]],

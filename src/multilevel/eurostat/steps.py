@@ -26,9 +26,15 @@ import pyarrow.parquet as pq
 from multilevel.datasets import get_dataset
 from multilevel.errors import MultilevelError, ParseError, StageError, ValidationFailed
 from multilevel.ess.views import create_context_views, missing_sources
-from multilevel.eurostat.client import EurostatClient
+from multilevel.eurostat.client import EurostatClient, describe_filters
 from multilevel.eurostat.download import download_slice
-from multilevel.eurostat.guards import check_body, check_not_older, check_vanished_codes, check_warehouse_structure
+from multilevel.eurostat.guards import (
+    check_body,
+    check_not_older,
+    check_same_version,
+    check_vanished_codes,
+    check_warehouse_structure,
+)
 from multilevel.eurostat.jsonstat import parse_jsonstat
 from multilevel.eurostat.plan import Plan, check_run_id, make_plan
 from multilevel.settings import Settings
@@ -40,6 +46,7 @@ from multilevel.warehouse.history import (
     LoadResult,
     current_counts,
     ensure_schema,
+    last_load_finished_at,
     last_successful_load,
     load_run,
     loaded_dimensions,
@@ -86,6 +93,7 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
     client = client or EurostatClient.from_settings(settings)
     with connect(settings.warehouse_url, settings) as wh:
         last = last_successful_load(wh, dataset.code)
+        last_at = last_load_finished_at(wh, dataset.code) if last else None
 
         def counts(split: str) -> dict[str, int]:  # rows loaded now per code of the split dimension
             return current_counts(wh, dataset.code, split) if last else {}
@@ -93,7 +101,7 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
         started_at = now_utc()
         plan = make_plan(client, dataset, last_loaded=last, current_counts=counts,
                          max_row_drop_fraction=settings.max_row_drop_fraction, run_id=run_id,
-                         max_cells=settings.max_cells_per_request)
+                         max_cells=settings.max_cells_per_request, last_loaded_at=last_at)
         if not plan.changed:
             # The check itself is worth a log row (when did we last look?); no data, no stage files.
             ensure_schema(wh)
@@ -155,6 +163,8 @@ def parse_parts(raw: Store, plan: Plan | None = None, settings: Settings | None 
             if not (settings and settings.accept_older_data):
                 check_not_older(plan.dataset, parsed.update_data, plan.update_data, what=where,
                                 setting="MULTILEVEL_ACCEPT_OLDER_DATA")
+                # (a plan accepted from an older dataflow is newer-bodied by design: no drift check then)
+                check_same_version(plan, parsed.update_data, what=where)
         frames.append(parsed.frame)
         labels.append(parsed.labels)
     if not frames:
@@ -182,6 +192,13 @@ def validate_step(settings: Settings, plan: Plan, slice_id: str, raw: str, out: 
     dataset = get_dataset(plan.dataset, settings.datasets_file)
     slice_ = plan.slice(slice_id)
     frame, labels = parse_parts(open_store(raw), plan, settings)
+    if frame.empty:
+        # the plan's codes come from the content constraint, which lists only codes that hold observations
+        raise ValidationFailed(
+            f"{plan.dataset} slice {slice_id} [{describe_filters(slice_.filters)}] came back with no observations, "
+            "although the content constraint lists its codes: an incomplete answer, not an empty slice. Nothing "
+            "was loaded; run again later (if it persists, check the codes in datasets.yaml)"
+        )
     validate_slice(frame, dataset, expected_min_rows=slice_.expected_min_rows, filters=slice_.filters)
     store, key = split_url(out)
     store.write_bytes(key, frame_to_parquet(frame, labels))

@@ -249,9 +249,10 @@ class Cube:
             cells = np.flatnonzero(flat_status == self.flags.index(old))
             flat_status[cells] = self._flag_code(new)
             self.version += 1
-            latest = max(self.update_data, self.update_structure, *(
-                _parse_ts(v) for v in self._overrides.values()))
-            stamp = format_ts(next_publication(latest))
+            # published now (after the last harvest, as a real one would be), never before the latest stamp
+            latest = max(self.update_data, self.update_structure, *(_parse_ts(v) for v in self._overrides.values()))
+            now = (datetime.now(BRUSSELS) + timedelta(seconds=1)).replace(microsecond=0)  # the stamp has seconds
+            stamp = format_ts(now if now > latest else next_publication(latest))
             self._overrides["DISSEMINATION_TIMESTAMP_DATA"] = stamp
             self._overrides["DISSEMINATION_TIMESTAMP_GLOBAL"] = stamp
             logger.info("standin re-disseminated %s: %d flags %r -> %r at %s", self.code, cells.size, old, new, stamp)

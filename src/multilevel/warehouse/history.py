@@ -77,6 +77,19 @@ def last_successful_load(wh: Warehouse, dataset: str) -> tuple[str | None, str |
     return (rows[0][0], rows[0][1]) if rows else None
 
 
+def last_load_finished_at(wh: Warehouse, dataset: str) -> datetime | None:
+    """When the dataset's last loaded run finished (naive UTC), or None if never loaded."""
+    if not wh.relation_exists(SCHEMA, "load_log"):
+        return None
+    rows = wh.query(
+        "SELECT max(finished_at) FROM eurostat.load_log WHERE dataset = %s AND status = 'loaded'", (dataset,)
+    )
+    value = rows[0][0] if rows else None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value
+
+
 def current_counts(wh: Warehouse, dataset: str, split: str) -> dict[str, int]:
     """Current rows per value of the split dimension (for the 'not many fewer rows than last time' check)."""
     check_identifier(split, "split dimension")
