@@ -228,19 +228,28 @@ def test_dtypes_are_strings_and_float():
 
 
 def test_api_error_body_is_a_parse_error_naming_the_api_message():
-    with pytest.raises(ParseError, match="API error.*404 No results found"):
+    with pytest.raises(ParseError, match="API error.*404 No results found") as info:
         parse_jsonstat((FIXTURES / "api_error.json").read_bytes())
+    assert "split" not in str(info.value) and "content constraint" in str(info.value)  # no split advice on a 404
 
 
-def test_asynchronous_warning_body_says_to_split():
+def test_too_big_error_body_says_to_split_without_a_double_full_stop():
+    body = {"error": [{"status": 413, "id": 413, "label": "EXTRACTION_TOO_BIG: too big."}]}
+    with pytest.raises(ParseError, match="split the request") as info:
+        parse_jsonstat(body)
+    assert ".." not in str(info.value)
+
+
+def test_asynchronous_warning_body_says_to_ask_again_not_to_split():
     body = {
         "warning": {
             "status": 413,
-            "label": "ASYNCHRONOUS_RESPONSE. Your request will be treated asynchronously",
+            "label": "ASYNCHRONOUS_RESPONSE. Your request will be treated asynchronously. Please try again later.",
         }
     }
-    with pytest.raises(ParseError, match="split it"):
+    with pytest.raises(ParseError, match="ask again later") as info:
         parse_jsonstat(body)
+    assert "split" not in str(info.value) and ".." not in str(info.value)
 
 
 @pytest.mark.parametrize(

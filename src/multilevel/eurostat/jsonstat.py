@@ -191,20 +191,25 @@ def _dataset_name(doc: dict) -> str:
     """Name the dataset for messages; reject API error and warning bodies first."""
     if "error" in doc:
         errors = doc["error"] if isinstance(doc["error"], list) else [doc["error"]]
-        text = "; ".join(
-            f"{e.get('status')} {e.get('label')}" if isinstance(e, dict) else str(e) for e in errors
-        )
-        raise ParseError(
-            f"the body is an Eurostat API error, not data: {text}. Fix the request (dataset code, dimension "
-            "names, filter values) or split it if it is too big"
-        )
+        entries = [e if isinstance(e, dict) else {"label": str(e)} for e in errors]
+        # labels end with a full stop of their own: strip it, so the message never reads '..'
+        text = "; ".join(f"{e.get('status')} {str(e.get('label')).strip().rstrip('.')}" for e in entries)
+        statuses = {e.get("status") for e in entries}
+        if 413 in statuses and "ASYNCHRONOUS" not in text.upper():
+            advice = "split the request (by geo, time or another dimension)"
+        elif "ASYNCHRONOUS" in text.upper():
+            advice = "Eurostat is preparing the extraction: ask again later (the client waits for it)"
+        elif statuses & {404} or any(e.get("id") == 100 for e in entries):
+            advice = "check the dataset code and the filter codes against the dataset's content constraint"
+        else:
+            advice = "fix the request (dataset code, dimension names, filter values)"
+        raise ParseError(f"the body is an Eurostat API error, not data: {text}; {advice}")
     if "warning" in doc and "value" not in doc:
         w = doc["warning"]
-        label = w.get("label") if isinstance(w, dict) else w
-        raise ParseError(
-            f"the body is an Eurostat API warning, not data: {label}. An ASYNCHRONOUS_RESPONSE means "
-            "the request is too big: split it by geo, time or another dimension"
-        )
+        label = str(w.get("label") if isinstance(w, dict) else w).strip().rstrip(".")
+        advice = ("Eurostat is preparing the extraction: ask again later (the client waits for it)"
+                  if "ASYNCHRONOUS" in label.upper() else "split the request by geo, time or another dimension")
+        raise ParseError(f"the body is an Eurostat API warning, not data: {label}; {advice}")
     ext = doc.get("extension")
     if isinstance(ext, dict) and isinstance(ext.get("id"), str):
         return ext["id"].lower()
