@@ -17,9 +17,9 @@ from multilevel.errors import InputFileError, ValidationFailed, WarehouseError
 from multilevel.ess.config import load_round
 from multilevel.ess.load import load_ess, load_staged, to_parquet
 from multilevel.ess.reader import read_respondents
+from multilevel.ess.validate import validate_respondents
 from multilevel.settings import Settings
 from multilevel.stage import open_store
-from multilevel.validate.ess import validate_respondents
 from multilevel.warehouse import connect
 
 SYNTHETIC = paths.DATA_DIR / "ess9_synthetic.dta"

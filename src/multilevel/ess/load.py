@@ -26,10 +26,10 @@ import pyarrow.parquet as pq
 from multilevel.errors import InputFileError, StageError, WarehouseError
 from multilevel.ess.config import RoundConfig, load_round
 from multilevel.ess.reader import read_respondents
+from multilevel.ess.validate import validate_respondents
 from multilevel.httpclient import HttpClient
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
-from multilevel.validate.ess import validate_respondents
 from multilevel.warehouse import Warehouse, connect, quote
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The store interface and the factory that picks an implementation from a URL.
+"""The store interface (``open_store`` in the package face picks an implementation from a URL).
 
 A store is rooted at a URL (``/data/stage``, ``file:///data/stage``, ``s3://bucket/prefix``); keys are
 ``/``-separated paths below it. Writes are atomic (a reader never sees half a file) and staged run files are
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from pathlib import Path
-from urllib.parse import urlparse
 
 from multilevel.errors import StageError
 
@@ -65,6 +64,15 @@ class Store(ABC):
     def delete(self, keys: list[str]) -> None:
         """Delete the objects ``keys`` (missing ones are fine: a retried clean-up finds some gone)."""
 
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """Bytes of the object at ``key`` (a Redshift COPY manifest must state them); StageError if it is missing."""
+
+    @abstractmethod
+    def local_path(self, key: str) -> Path | None:
+        """The local file behind ``key`` when the store is a folder on this machine (readers such as DuckDB then use
+        it in place, no copy), or None for a remote store (download it instead)."""
+
     def url_for(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key.lstrip('/')}"
 
@@ -88,29 +96,3 @@ class Store(ABC):
         write()
         return digest
 
-
-def open_store(url: str) -> Store:
-    """Return the store for ``url``: ``s3://bucket/prefix``, ``file:///path`` or a plain path."""
-    parsed = urlparse(url)
-    if parsed.scheme == "s3":
-        from multilevel.stage.s3 import S3Store
-
-        return S3Store(url)
-    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and url[1:3] in (":\\", ":/")):
-        from multilevel.stage.folder import FolderStore
-
-        return FolderStore(url)
-    raise StageError(f"unsupported stage URL {url!r}: use a folder path, file:///path or s3://bucket/prefix")
-
-
-def split_url(url: str) -> tuple[Store, str]:
-    """Split an object URL into (store of its parent, key).
-
-    Example: ``s3://b/p/run/plan.json`` -> (store at s3://b/p/run, ``plan.json``).
-    """
-    base, _, key = url.rstrip("/").rpartition("/")
-    if not key:
-        raise StageError(f"{url!r} does not name an object")
-    if url.startswith("/") and base == "":
-        base = "/"
-    return open_store(base or "."), key

@@ -97,6 +97,10 @@ class FolderStore(Store):
             except OSError:
                 pass
 
+    def size(self, key: str) -> int:
+        if not self.exists(key):
+            raise StageError(f"{self.url_for(key)} does not exist")
+        return self._path(key).stat().st_size
+
     def local_path(self, key: str) -> Path:
-        """The file behind ``key`` (folder stores only: lets DuckDB read staged Parquet in place)."""
         return self._path(key)

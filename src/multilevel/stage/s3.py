@@ -231,11 +231,13 @@ class S3Store(Store):
         return self._head(key) is not None
 
     def size(self, key: str) -> int:
-        """Content length in bytes (Redshift's COPY manifest needs it for Parquet)."""
         head = self._head(key)
         if head is None:
             raise StageError(f"{self.url_for(key)} does not exist; did the step that writes it run?")
         return int(head["ContentLength"])
+
+    def local_path(self, key: str) -> None:
+        return None  # remote: readers download the object
 
     def list(self, prefix: str = "") -> list[str]:
         # Folder semantics: a prefix names an object or a "directory", never a partial name ("run1" != "run10").

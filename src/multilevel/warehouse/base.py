@@ -25,7 +25,6 @@ from multilevel.errors import ConfigError, WarehouseError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from multilevel.settings import Settings
     from multilevel.stage import Store
 
 log = logging.getLogger(__name__)
@@ -193,22 +192,3 @@ class Warehouse(ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def connect(url: str, settings: Settings | None = None) -> Warehouse:
-    """Open the warehouse named by ``url`` (``duckdb:///path``, ``postgresql://...``, ``redshift://...``)."""
-    scheme = url.split(":", 1)[0].lower()
-    if scheme == "duckdb":
-        from multilevel.warehouse.duckdb import DuckDBWarehouse
-
-        return DuckDBWarehouse(url)
-    if scheme in ("postgresql", "postgres"):
-        from multilevel.warehouse.postgres import PostgresWarehouse
-
-        return PostgresWarehouse(url, settings)
-    if scheme.startswith("redshift"):
-        from multilevel.warehouse.redshift import RedshiftWarehouse
-
-        return RedshiftWarehouse(url, settings)
-    raise ConfigError(
-        f"unsupported warehouse URL scheme {scheme!r}: use duckdb:///path.duckdb, postgresql://... or redshift://..."
-    )

@@ -8,13 +8,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from multilevel.errors import WarehouseBusy, WarehouseError
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
+
+if TYPE_CHECKING:
+    from multilevel.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,8 @@ def _path_of(url: str) -> str:
 class DuckDBWarehouse(Warehouse):
     dialect = DIALECT
 
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self, url: str, settings: Settings | None = None):
+        self.url = url  # a file path: nothing secret in it; settings are not needed
         path = _path_of(url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -108,9 +111,9 @@ class DuckDBWarehouse(Warehouse):
         with tempfile.TemporaryDirectory(prefix="multilevel-copy-") as tmp:
             files = []
             for i, key in enumerate(keys):
-                local = getattr(store, "local_path", None)
+                local = store.local_path(key)
                 if local is not None:  # a folder store: read the staged files in place
-                    files.append(str(local(key)))
+                    files.append(str(local))
                 else:  # S3: DuckDB's httpfs would download an extension at run time, so fetch through boto3
                     target = Path(tmp) / f"{i:05d}.parquet"
                     store.download(key, target)

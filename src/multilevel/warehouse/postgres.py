@@ -9,22 +9,19 @@ from __future__ import annotations
 import io
 import logging
 import re
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
+from multilevel.warehouse.parquet import parquet_batches
+from multilevel.warehouse.urls import password_for, redact
 
 if TYPE_CHECKING:
     from multilevel.settings import Settings
@@ -35,55 +32,9 @@ log = logging.getLogger(__name__)
 # the _xact_ form is released by COMMIT/ROLLBACK, or by the server when the client dies.
 DIALECT = Dialect(name="postgres", lock_sql="SELECT pg_advisory_xact_lock(hashtext(%s))")
 
-BATCH_ROWS = 64_000
 # A second loader of the same dataset waits for the first this long, then exits 75 and is retried later.
 LOCK_TIMEOUT = "10min"
 _CHANGES = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|COPY)\b")
-
-
-def redact(url: str) -> str:
-    """The URL without its password (what logs and error messages may show)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def password_for(url: str, settings: Settings | None) -> str | None:
-    """The password: from the URL if it has one, else settings.warehouse_password (env or /run/secrets)."""
-    if urlsplit(url).password is not None:
-        return None  # libpq reads it from the URL itself
-    secret = getattr(settings, "warehouse_password", None) if settings is not None else None
-    return secret.get_secret_value() if secret is not None else None
-
-
-@contextmanager
-def parquet_file(store: Store, key: str) -> Iterator[pq.ParquetFile]:
-    """Open a staged Parquet file for batch reading: in place for a folder store, else via a temporary download."""
-    local = getattr(store, "local_path", None)
-    if local is not None:
-        with pq.ParquetFile(local(key)) as f:
-            yield f
-        return
-    with tempfile.TemporaryDirectory(prefix="multilevel-copy-") as tmp:
-        path = Path(tmp) / "part.parquet"
-        store.download(key, path)
-        with pq.ParquetFile(path) as f:
-            yield f
-
-
-def parquet_batches(store: Store, keys: list[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Record batches of the staged files, columns in the given order (a missing column is a clear error)."""
-    for key in keys:
-        with parquet_file(store, key) as f:
-            missing = [c for c in columns if c not in f.schema_arrow.names]
-            if missing:
-                raise WarehouseError(
-                    f"{store.url_for(key)} lacks columns {missing} (it has {f.schema_arrow.names})"
-                )
-            yield from f.iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
 def batch_to_csv(batch: pa.RecordBatch) -> bytes:

@@ -37,7 +37,8 @@ import redshift_connector
 from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse, render_sql
-from multilevel.warehouse.postgres import parquet_batches, password_for, redact
+from multilevel.warehouse.parquet import parquet_batches
+from multilevel.warehouse.urls import password_for, redact
 
 if TYPE_CHECKING:
     from multilevel.settings import Settings
@@ -157,12 +158,9 @@ def sql_literal(text: str, pattern: re.Pattern, what: str) -> str:
 
 def copy_manifest(store: Store, keys: list[str]) -> bytes:
     """A Redshift COPY manifest for staged Parquet files (content_length is required for Parquet)."""
-    size = getattr(store, "size", None)
-    local = getattr(store, "local_path", None)
-    entries = []
-    for key in keys:
-        length = size(key) if size else local(key).stat().st_size if local else len(store.read_bytes(key))
-        entries.append({"url": store.url_for(key), "mandatory": True, "meta": {"content_length": length}})
+    entries = [
+        {"url": store.url_for(key), "mandatory": True, "meta": {"content_length": store.size(key)}} for key in keys
+    ]
     return json.dumps({"entries": entries}, indent=1, sort_keys=True).encode()
 
 
