@@ -4,8 +4,8 @@ The server fixtures of ``tests/servers.py`` hand out a fresh database per *test*
 tests load 3000 respondents and 16k reference rows, so they share one database per *module* instead, made here on the
 session's PostgreSQL server (and reached through the session's start-up filter for the Redshift client path).
 
-The Redshift path runs the real redshift-connector against PostgreSQL, so it reads a copy of ``sql/`` whose Redshift
-DDL lacks DISTSTYLE/DISTKEY/SORTKEY (PostgreSQL cannot parse them; test_redshift.py parses the real files).
+The Redshift path runs the real redshift-connector against PostgreSQL, so its dialect goes without the table
+attributes (DISTSTYLE/DISTKEY/SORTKEY: PostgreSQL cannot parse them; test_redshift.py parses the real DDL).
 """
 
 from __future__ import annotations
@@ -20,17 +20,15 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "warehouse"))
-from loadkit import sql_dir_without_redshift_table_attributes  # noqa: E402
+from loadkit import redshift_on_postgres  # noqa: E402
 from servers import _create_database  # noqa: E402
-
-from multilevel import paths  # noqa: E402
 
 KINDS = ["duckdb", "postgres", "redshift"]
 
 
 @contextmanager
 def warehouse_url(kind: str, request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
-    """A URL of an empty warehouse of ``kind``; for Redshift, paths.SQL_DIR points at the stripped copy meanwhile."""
+    """A URL of an empty warehouse of ``kind``; for Redshift, its dialect goes without table attributes meanwhile."""
     if kind == "duckdb":
         yield f"duckdb:///{folder / 'warehouse.duckdb'}"
         return
@@ -41,7 +39,7 @@ def warehouse_url(kind: str, request: pytest.FixtureRequest, folder: Path) -> It
         return
     proxy = request.getfixturevalue("redshift_client_proxy")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(paths, "SQL_DIR", sql_dir_without_redshift_table_attributes(folder / "sql"))
+        redshift_on_postgres(patch)
         # PostgreSQL trusts every local client; the password is there because RedshiftWarehouse requires one
         yield f"redshift://postgres:test@{proxy}/{name}?ssl=false&copy_mode=client"
 

@@ -22,4 +22,5 @@ CREATE TABLE IF NOT EXISTS ess.respondents (
     stratum BIGINT,
     prob DOUBLE PRECISION,
     PRIMARY KEY (essround, cntry, idno)
-);
+)
+{table_attributes};

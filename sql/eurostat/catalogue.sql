@@ -1,9 +1,7 @@
--- What the daily check knows about each regional dataset of Eurostat's catalogue, and one row per check.
+-- What the daily check knows about each regional dataset of Eurostat's catalogue (one row per check: check_log.sql).
 -- eurostat.catalogue holds one row per dataset the check looked at (regional candidates and configured codes);
 -- a row is rewritten only when the catalogue's dates for it move, so an unchanged day writes one check_log row
 -- and one UPDATE of checked_at, whatever the number of datasets.
-CREATE SCHEMA IF NOT EXISTS eurostat;
-
 CREATE TABLE IF NOT EXISTS eurostat.catalogue (
     dataset VARCHAR(64) NOT NULL,
     title VARCHAR(1024),
@@ -20,15 +18,5 @@ CREATE TABLE IF NOT EXISTS eurostat.catalogue (
     dataflow_update_structure VARCHAR(32),
     selected BOOLEAN NOT NULL,            -- chosen by datasets.yaml at the last check
     checked_at TIMESTAMP                  -- last check that looked at it
-);
-
-CREATE TABLE IF NOT EXISTS eurostat.check_log (
-    check_id VARCHAR(128) NOT NULL,
-    started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP,
-    requests INTEGER,                     -- HTTP requests the check made (1 on a day when nothing moved)
-    datasets INTEGER,                     -- selected datasets looked at
-    changed INTEGER,                      -- handed to the harvest
-    unchanged INTEGER,
-    changed_list VARCHAR(4096)
-);
+)
+{table_attributes};

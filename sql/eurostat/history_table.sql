@@ -9,4 +9,5 @@ CREATE TABLE IF NOT EXISTS {history} (
     valid_to TIMESTAMP,
     source_updated VARCHAR(32),
     run_id VARCHAR(128) NOT NULL
-);
+)
+{table_attributes};

@@ -5,4 +5,5 @@ CREATE TEMP TABLE {staging} (
     time_period VARCHAR(16) NOT NULL,
     value DOUBLE PRECISION,
     flag VARCHAR(16)
-);
+)
+{table_attributes};

@@ -8,4 +8,5 @@ CREATE TABLE IF NOT EXISTS reference.ess_region_crosswalk (
     target_code VARCHAR(8),
     relation VARCHAR(16) NOT NULL,
     note VARCHAR(300)
-);
+)
+{table_attributes};

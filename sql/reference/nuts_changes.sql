@@ -7,4 +7,5 @@ CREATE TABLE IF NOT EXISTS reference.nuts_changes (
     level SMALLINT,
     change VARCHAR(300),
     comment VARCHAR(300)
-);
+)
+{table_attributes};

@@ -7,4 +7,5 @@ CREATE TABLE IF NOT EXISTS reference.nuts_codes (
     name VARCHAR(300),
     kind VARCHAR(4) NOT NULL,
     PRIMARY KEY (nuts_version, code)
-);
+)
+{table_attributes};

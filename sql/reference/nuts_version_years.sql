@@ -4,4 +4,5 @@ CREATE TABLE IF NOT EXISTS reference.nuts_version_years (
     first_year INTEGER NOT NULL,
     last_year INTEGER NOT NULL,
     PRIMARY KEY (nuts_version)
-);
+)
+{table_attributes};

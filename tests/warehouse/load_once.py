@@ -1,9 +1,10 @@
 """Load one staged run in a separate process (the concurrency and SIGKILL tests start this script).
 
-    python load_once.py WAREHOUSE_URL STAGE_URL MANIFEST_KEY [--pause-after SQL_FILE]
+    python load_once.py WAREHOUSE_URL STAGE_URL MANIFEST_KEY [--redshift-on-postgres] [--pause-after SQL_FILE]
 
 Prints the load status as the last line. With ``--pause-after``, prints ``PAUSED`` once that SQL file of the merge
 has run (inside the load's transaction) and sleeps, so the test can kill the process mid-load.
+``--redshift-on-postgres``: a redshift:// URL that reaches PostgreSQL (see loadkit.redshift_on_postgres).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import time
 
 import loadkit
+import pytest
 
 from multilevel.stage import open_store
 from multilevel.warehouse import connect
@@ -22,6 +24,8 @@ from multilevel.warehouse.history import load_run
 def main(argv: list[str]) -> None:
     warehouse_url, stage_url, manifest_key = argv[:3]
     pause_after = argv[argv.index("--pause-after") + 1] if "--pause-after" in argv else None
+    if "--redshift-on-postgres" in argv:
+        loadkit.redshift_on_postgres(pytest.MonkeyPatch())
     store = open_store(stage_url)
     manifest = json.loads(store.read_bytes(manifest_key))
     with connect(warehouse_url) as wh:

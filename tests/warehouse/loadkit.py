@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import shutil
-from pathlib import Path
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from multilevel import paths
 from multilevel.stage import Store
 
 DATASET = "demo_r_test"
@@ -116,13 +113,11 @@ def expected(rows: list[tuple]) -> list[tuple]:
     return sorted(rows)
 
 
-_REDSHIFT_ONLY = re.compile(r"^\s*(DISTSTYLE|DISTKEY|(COMPOUND |INTERLEAVED )?SORTKEY)\b[^;\n]*", re.M | re.I)
+def redshift_on_postgres(patch) -> None:
+    """Let RedshiftWarehouse run against PostgreSQL (the offline stand-in for Redshift, tests/servers.py): the Redshift
+    dialect without its table attributes (DISTSTYLE/DISTKEY/SORTKEY, which PostgreSQL cannot parse). Every other
+    Redshift statement, the connector and the client-side COPY run as they are; test_redshift.py parses the real DDL
+    (with the attributes) with sqlfluff's redshift dialect. ``patch`` is a pytest MonkeyPatch."""
+    from multilevel.warehouse.redshift import RedshiftWarehouse
 
-
-def sql_dir_without_redshift_table_attributes(target: Path) -> Path:
-    """A copy of sql/ whose Redshift DDL lacks DISTSTYLE/DISTKEY/SORTKEY lines, so the Redshift client path (every
-    other Redshift statement, the connector, the client-side COPY) can run against PostgreSQL behind pgbouncer."""
-    shutil.copytree(paths.SQL_DIR, target)
-    for f in (target / "redshift").rglob("*.sql"):
-        f.write_text(_REDSHIFT_ONLY.sub("", f.read_text()))
-    return target
+    patch.setattr(RedshiftWarehouse, "dialect", replace(RedshiftWarehouse.dialect, table_attributes={}))

@@ -20,13 +20,12 @@ from loadkit import (
     LABELS,
     current_rows,
     expected,
+    redshift_on_postgres,
     revised_rows,
     snapshot,
-    sql_dir_without_redshift_table_attributes,
     stage_run,
 )
 
-from multilevel import paths
 from multilevel.errors import StageError
 from multilevel.stage import Store, open_store
 from multilevel.warehouse import connect
@@ -39,6 +38,7 @@ LOADER = Path(__file__).with_name("load_once.py")
 class Target:
     warehouse_url: str
     store: Store
+    loader_options: tuple[str, ...] = ()  # for load_once.py
 
     def connect(self):
         return connect(self.warehouse_url)
@@ -54,9 +54,8 @@ def target(request, tmp_path, monkeypatch) -> Target:
         url = request.getfixturevalue("postgres_url")
     else:
         url = request.getfixturevalue("redshift_url")
-        sql_dir = sql_dir_without_redshift_table_attributes(tmp_path / "sql")
-        monkeypatch.setattr(paths, "SQL_DIR", sql_dir)
-        monkeypatch.setenv("MULTILEVEL_SQL_DIR", str(sql_dir))  # for loader subprocesses
+        redshift_on_postgres(monkeypatch)
+        return Target(url, open_store(stage_url), ("--redshift-on-postgres",))
     return Target(url, open_store(stage_url))
 
 
@@ -162,7 +161,8 @@ def test_manifest_promising_other_row_counts_is_rejected_and_rolled_back(target)
 
 def _loader(target: Target, manifest_key: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(LOADER), target.warehouse_url, target.store.url, manifest_key, *extra],
+        [sys.executable, str(LOADER), target.warehouse_url, target.store.url, manifest_key]
+        + [*target.loader_options, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

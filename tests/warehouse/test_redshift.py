@@ -8,14 +8,15 @@ import json
 import re
 
 import pytest
-from loadkit import BASE_ROWS, LABELS, revised_rows, sql_dir_without_redshift_table_attributes, stage_run
+from loadkit import BASE_ROWS, LABELS, redshift_on_postgres, revised_rows, stage_run
 from sqlfluff.core import FluffConfig, Linter
 
 from multilevel import paths
 from multilevel.errors import ConfigError, WarehouseError
 from multilevel.settings import Settings
 from multilevel.stage import open_store
-from multilevel.warehouse import connect
+from multilevel.warehouse import Dialect, connect
+from multilevel.warehouse.base import render_sql
 from multilevel.warehouse.history import _fragments, load_run
 from multilevel.warehouse.redshift import (
     RedshiftWarehouse,
@@ -64,16 +65,13 @@ def merge_form_problems(sql: str) -> list[str]:
 
 
 def redshift_sql_files() -> dict[str, str]:
-    """Every SQL file as Redshift runs it: sql/<path>, replaced by sql/redshift/<path> where that exists."""
+    """Every SQL file Redshift may run, as it runs it: the common files with Redshift's table attributes filled in,
+    and the Redshift-only statements under sql/redshift/."""
     files = {}
     for path in sorted(paths.SQL_DIR.rglob("*.sql")):
-        rel = path.relative_to(paths.SQL_DIR)
-        if rel.parts[0] in ("postgres", "duckdb"):
-            continue
-        files[str(rel.relative_to("redshift") if rel.parts[0] == "redshift" else rel)] = None
-    for rel in files:
-        override = paths.SQL_DIR / "redshift" / rel
-        files[rel] = (override if override.exists() else paths.SQL_DIR / rel).read_text()
+        rel = str(path.relative_to(paths.SQL_DIR))
+        if rel.split("/")[0] not in ("postgres", "duckdb"):
+            files[rel] = RedshiftWarehouse.dialect.sql(rel)
     return files
 
 
@@ -108,24 +106,48 @@ def test_the_parser_and_the_merge_check_can_fail():
     assert merge_form_problems(good + " WHEN MATCHED THEN DELETE")
 
 
-def _table_columns(text: str) -> list[list[str]]:
-    """The column lines of every CREATE TABLE in a SQL file, comments dropped."""
+def _table_columns(text: str) -> list[str]:
+    """The column names of the one CREATE TABLE in a rendered SQL file, comments dropped."""
     text = re.sub(r"--[^\n]*", "", text)
-    bodies = re.findall(
-        r"CREATE (?:TEMP )?TABLE[^(]*\((.*?)\n\)", text, re.S
-    )  # up to the ")" closing the columns
-    return [[line.strip().rstrip(",") for line in body.splitlines() if line.strip()] for body in bodies]
+    (body,) = re.findall(r"CREATE (?:TEMP )?TABLE[^(]*\((.*?)\n\)", text, re.S)  # up to the ")" closing the columns
+    names = [line.strip().split()[0].strip('"') for line in body.splitlines() if line.strip()]
+    return [n for n in names if n not in ("PRIMARY", "UNIQUE", "CONSTRAINT")]
 
 
-def test_redshift_ddl_keeps_the_common_columns():
-    """The Redshift overrides add table attributes only; their columns stay those of the common files."""
-    compared = 0
-    for override in sorted((paths.SQL_DIR / "redshift").rglob("*.sql")):
-        common = paths.SQL_DIR / override.relative_to(paths.SQL_DIR / "redshift")
-        if common.exists() and _table_columns(common.read_text()):
-            assert _table_columns(override.read_text()) == _table_columns(common.read_text()), override
-            compared += 1
-    assert compared >= 4  # eurostat schema, history and staging tables, ess.respondents
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "redshift"])
+def test_dialect_data_names_real_files_and_columns(dialect):
+    """Every table-attributes entry belongs to a SQL file with a {table_attributes} placeholder, and every column its
+    DISTKEY/SORTKEY names is a column of that table (so a renamed column cannot leave a dead key behind)."""
+    data = Dialect.load(dialect)
+    for name, attributes in data.table_attributes.items():
+        text = data.sql(f"{name}.sql")  # raises when the file lacks the placeholder
+        assert attributes in text
+        columns = _table_columns(render_sql(text, SAMPLES))
+        for keys in re.findall(r"(?:DISTKEY|SORTKEY)\s*\(([^)]*)\)", render_sql(attributes, SAMPLES)):
+            for key in keys.split(","):
+                assert key.strip().strip('"') in columns, f"{dialect} {name}: {key.strip()} is not a column"
+    for name in data.indexes:
+        assert (paths.SQL_DIR / f"{name}.sql").is_file(), name
+
+
+def test_redshift_tables_keep_their_keys():
+    """Redshift's DDL carries its distribution and sort keys; the other dialects run the same file without them."""
+    history = RedshiftWarehouse.dialect.sql("eurostat/history_table.sql")
+    assert "DISTKEY ({distribution_key})" in history and "COMPOUND SORTKEY ({distribution_key}, time_period)" in history
+    assert "DISTSTYLE ALL" in RedshiftWarehouse.dialect.sql("eurostat/load_log.sql")
+    assert "DISTKEY (region)" in RedshiftWarehouse.dialect.sql("ess/respondents.sql")
+    for other in ("duckdb", "postgres"):
+        assert "DIST" not in Dialect.load(other).sql("eurostat/history_table.sql")
+    assert "CREATE UNIQUE INDEX" in Dialect.load("postgres").sql("eurostat/history_table.sql")
+
+
+def test_table_attributes_need_a_placeholder(tmp_path, monkeypatch):
+    (tmp_path / "t.sql").write_text("CREATE TABLE t (a INTEGER);\n")
+    monkeypatch.setattr(paths, "SQL_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="no {table_attributes} placeholder"):
+        Dialect(name="redshift", table_attributes={"t": "DISTKEY (a)"}).sql("t.sql")
+    with pytest.raises(ConfigError, match="dialects.toml"):
+        Dialect.load("redshift")
 
 
 def test_copy_statement_and_manifest(s3_stage):
@@ -200,7 +222,7 @@ def test_password_never_shown(redshift_url):
 
 def test_every_statement_of_a_redshift_load_parses(redshift_url, s3_stage, tmp_path, monkeypatch):
     """Run two loads on the client path (pgbouncer + PostgreSQL) and parse every statement the connector sent."""
-    monkeypatch.setattr(paths, "SQL_DIR", sql_dir_without_redshift_table_attributes(tmp_path / "sql"))
+    redshift_on_postgres(monkeypatch)
     sent: list[str] = []
     execute = RedshiftWarehouse.execute
     query = RedshiftWarehouse._query_with_names

@@ -102,6 +102,7 @@ class Listed:
 def ensure_catalogue_schema(wh: Warehouse) -> None:
     ensure_schema(wh)
     wh.run_sql_file("eurostat/catalogue.sql")
+    wh.run_sql_file("eurostat/check_log.sql")
     wh.run_sql_file("eurostat/status_view.sql")
 
 

@@ -3,8 +3,8 @@
 A warehouse does a handful of things: run SQL (``execute``, ``query``), group statements in one transaction,
 run a SQL file from ``sql/``, and bulk-copy staged Parquet files into a table. Everything the product does on top
 (the history merge, the ESS load, the views) is written once against this interface; what differs between DuckDB,
-PostgreSQL and Redshift is data: a ``Dialect`` and, where a statement must differ, a file under ``sql/<dialect>/``
-that replaces the common one.
+PostgreSQL and Redshift is data: a ``Dialect``, read from ``sql/dialects.toml`` (lock statement, table attributes
+such as Redshift's DISTKEY/SORTKEY, extra indexes), filled into the one common SQL file per object.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+import tomllib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from multilevel import paths
@@ -30,14 +31,61 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+DIALECTS_FILE = "dialects.toml"
+
+
 @dataclass(frozen=True)
 class Dialect:
-    """What differs between warehouses, as data."""
+    """What differs between warehouses, as data (``sql/dialects.toml`` says what each field means)."""
 
     name: str
     # Statement that serialises loads of one object within a transaction: a %s placeholder binds the lock key (an
     # advisory lock), a {table} placeholder takes the table the load writes (a table lock, where there is no other).
     lock_sql: str = ""
+    # SQL file (path under sql/ without .sql) -> what fills its CREATE TABLE's {table_attributes}
+    table_attributes: Mapping[str, str] = field(default_factory=dict)
+    # SQL file -> statements run right after it
+    indexes: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, name: str) -> Dialect:
+        """The dialect ``name`` as ``sql/dialects.toml`` describes it."""
+        path = paths.SQL_DIR / DIALECTS_FILE
+        try:
+            with open(path, "rb") as f:
+                entry = tomllib.load(f).get(name)
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"cannot read {path} ({e}); is MULTILEVEL_SQL_DIR right?") from e
+        if entry is None:
+            raise ConfigError(f"{path} has no [{name}] section")
+        unknown = set(entry) - {"lock", "table_attributes", "indexes"}
+        if unknown:
+            raise ConfigError(
+                f"{path} [{name}]: unknown keys {sorted(unknown)}; known: lock, table_attributes, indexes"
+            )
+        return cls(
+            name=name,
+            lock_sql=entry.get("lock", ""),
+            table_attributes={k: " ".join(v.split()) for k, v in entry.get("table_attributes", {}).items()},
+            indexes={k: v.strip() for k, v in entry.get("indexes", {}).items()},
+        )
+
+    def sql(self, relpath: str) -> str:
+        """The text of ``sql/<relpath>`` as this dialect runs it: its table attributes in place of
+        ``{table_attributes}`` (nothing where it has none), its extra statements after."""
+        path = paths.SQL_DIR / relpath
+        if not path.is_file():
+            raise ConfigError(f"SQL file sql/{relpath} not found under {paths.SQL_DIR}; is MULTILEVEL_SQL_DIR right?")
+        text = path.read_text()
+        name = relpath.removesuffix(".sql")
+        attributes = self.table_attributes.get(name, "")
+        if attributes and "{table_attributes}" not in text:
+            raise ConfigError(f"{DIALECTS_FILE} gives [{self.name}] table attributes for sql/{relpath}, "
+                              "which has no {table_attributes} placeholder")
+        text = text.replace("{table_attributes}", attributes)
+        if name in self.indexes:
+            text = text.rstrip() + "\n" + self.indexes[name] + "\n"
+        return text
 
 
 def quote(name: str) -> str:
@@ -129,11 +177,8 @@ class Warehouse(ABC):
         self._commit()
 
     def sql_file(self, relpath: str) -> str:
-        """The text of ``sql/<relpath>``; ``sql/<dialect>/<relpath>`` replaces it where it exists."""
-        for candidate in (paths.SQL_DIR / self.dialect.name / relpath, paths.SQL_DIR / relpath):
-            if candidate.is_file():
-                return candidate.read_text()
-        raise ConfigError(f"SQL file sql/{relpath} not found under {paths.SQL_DIR}; is MULTILEVEL_SQL_DIR right?")
+        """The text of ``sql/<relpath>`` as this warehouse's dialect runs it (see ``Dialect.sql``)."""
+        return self.dialect.sql(relpath)
 
     def run_sql_file(self, relpath: str, params: Sequence[Any] | None = None, **fragments: str) -> int:
         """Run every statement of a SQL file; ``fragments`` fill ``{name}`` placeholders. Returns rows changed."""

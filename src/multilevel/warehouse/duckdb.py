@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DIALECT = Dialect(name="duckdb", lock_sql="")
+DIALECT = Dialect.load("duckdb")
 
 # DuckDB allows one writing process per file; another process waits this long for the file lock, then gives up
 # with a transient error (the CLI exits 75 and the orchestrator retries later).

@@ -44,7 +44,8 @@ def now_utc() -> datetime:
 
 
 def ensure_schema(wh: Warehouse) -> None:
-    wh.run_sql_file("eurostat/schema.sql")
+    for relpath in ("eurostat/schema.sql", "eurostat/load_log.sql", "eurostat/labels.sql"):
+        wh.run_sql_file(relpath)
 
 
 def _fragments(dataset: str, dimensions: list[str]) -> dict[str, str]:

@@ -28,9 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# hashtext() maps the text key ("multilevel:eurostat:demo_r_pjangrp3") to the integer an advisory lock needs;
-# the _xact_ form is released by COMMIT/ROLLBACK, or by the server when the client dies.
-DIALECT = Dialect(name="postgres", lock_sql="SELECT pg_advisory_xact_lock(hashtext(%s))")
+DIALECT = Dialect.load("postgres")
 
 # A second loader of the same dataset waits for the first this long, then exits 75 and is retried later.
 LOCK_TIMEOUT = "10min"

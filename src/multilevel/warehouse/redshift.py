@@ -16,9 +16,10 @@ password comes from the URL or ``MULTILEVEL_WAREHOUSE_PASSWORD`` / ``/run/secret
   multi-row INSERTs. Slow, but it needs no S3 access from the server: the local test setup (PostgreSQL behind
   the tests' start-up filter) and nothing else should use it.
 
-The history merge uses the staging-table form Redshift documents (see ``sql/redshift/eurostat/``); loads of all
-datasets serialise on ``LOCK eurostat.load_log``, which also prevents Redshift's serializable-isolation aborts; ESS
-loads on ``LOCK ess.respondents`` (the table they replace a round of), so they need no Eurostat table.
+The history merge uses the staging-table form Redshift documents (``sql/eurostat/``; Redshift's distribution and sort
+keys come from ``sql/dialects.toml``); loads of all datasets serialise on ``LOCK eurostat.load_log``, which also
+prevents Redshift's serializable-isolation aborts; ESS loads on ``LOCK ess.respondents`` (the table they replace a
+round of), so they need no Eurostat table.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DIALECT = Dialect(name="redshift", lock_sql="LOCK {table}")
+DIALECT = Dialect.load("redshift")
 
 COPY_MODES = ("s3", "client")
 INSERT_ROWS = 1000  # rows per multi-row INSERT in client mode, at most ...
@@ -295,7 +296,7 @@ class RedshiftWarehouse(Warehouse):
     def copy_statement(self, table: str, manifest_url: str) -> str:
         """The COPY of ``sql/redshift/copy_parquet.sql`` for ``table`` and a staged manifest."""
         role = getattr(self.settings, "redshift_iam_role", None) if self.settings is not None else None
-        return copy_statement(self.sql_file("copy_parquet.sql"), table, manifest_url, role)
+        return copy_statement(self.sql_file("redshift/copy_parquet.sql"), table, manifest_url, role)
 
     def copy_parquet(self, table: str, store: Store, keys: list[str], columns: list[str]) -> int:
         if not keys:
