@@ -1,8 +1,9 @@
 """The project's modules import each other without circles, and each warehouse imports only its own driver.
 
-The graph is read from the source (every ``import`` statement, inside functions and ``TYPE_CHECKING`` blocks too),
-not from what happens to be imported at run time, so a lazy import that closes a loop counts as well. Factories
-name their implementations as ``"module:Class"`` strings (``WAREHOUSES``, ``STORES``), which are not imports.
+The graph is read from the source (every ``import`` statement, inside functions too), not from what happens to be
+imported at run time, so a lazy import that closes a loop counts as well. Imports under ``if TYPE_CHECKING:`` are
+left out of the run-time graph and kept in the type-level one. Factories name their implementations as
+``"module:Class"`` strings (``WAREHOUSES``, ``STORES``), which are not imports.
 """
 
 from __future__ import annotations
@@ -25,14 +26,28 @@ def module_name(path: Path, src: Path = SRC) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def import_graph(src: Path = SRC) -> dict[str, set[str]]:
-    """{module: project modules it imports} for every module below ``src``."""
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations only: never run)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            found.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return found
+
+
+def import_graph(src: Path = SRC, *, types: bool = False) -> dict[str, set[str]]:
+    """{module: project modules it imports} for every module below ``src`` (with ``types``, also the imports made
+    for annotations only, under ``if TYPE_CHECKING:``)."""
     files = {module_name(p, src): p for p in src.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        skip = set() if types else _type_checking_only(tree)
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -84,13 +99,25 @@ def test_no_import_circles():
     assert circles(graph) == []
 
 
+def test_no_type_level_circles_in_the_warehouse_stage_and_ess_code():
+    """Annotations too: the interfaces, factories and implementations of these packages import one way."""
+    packages = ("multilevel.warehouse", "multilevel.stage", "multilevel.ess", "multilevel.validate")
+    for circle in circles(import_graph(types=True)):
+        assert not any(m.startswith(packages) for m in circle), circle
+
+
 def test_the_circle_check_can_fail(tmp_path):
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "base.py").write_text("def make():\n    from pkg.impl import Impl\n    return Impl()\n")
     (package / "impl.py").write_text("from pkg.base import make\n")
+    (package / "typed.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.user import User\n"
+    )
+    (package / "user.py").write_text("from pkg.typed import TYPE_CHECKING\n")
     assert circles(import_graph(tmp_path)) == [["pkg.base", "pkg.impl"]]
+    assert circles(import_graph(tmp_path, types=True)) == [["pkg.base", "pkg.impl"], ["pkg.typed", "pkg.user"]]
 
 
 def test_interfaces_know_no_implementation():
