@@ -8,4 +8,5 @@ CREATE TABLE IF NOT EXISTS reference.nuts3_pieces (
     area_km2 DOUBLE PRECISION,
     pop11 DOUBLE PRECISION,
     pop21 DOUBLE PRECISION
-);
+)
+{table_attributes};
