@@ -10,28 +10,13 @@ view would see wrong data and nothing would warn).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from multilevel.errors import ApiUnavailable, ParseError, StructureChanged, ValidationFailed, VersionDrift
-from multilevel.eurostat.plan import Plan
+from multilevel.eurostat.plan import Plan, parse_update_time
 
 log = logging.getLogger(__name__)
 
 TIME_DIMENSION = "time"
-
-
-def parse_update_time(text: str | None) -> datetime | None:
-    """Eurostat's annotation dates (``2026-02-26T23:00:00+0100``) as aware datetimes; None if absent or odd."""
-    if not text:
-        return None
-    for parse in (datetime.fromisoformat, lambda t: datetime.strptime(t, "%Y-%m-%dT%H:%M:%S%z")):
-        try:
-            moment = parse(text)
-        except ValueError:
-            continue
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    log.warning("cannot read the date %r; its order is not checked", text)
-    return None
 
 
 def check_not_older(dataset: str, answered: str | None, known: str | None, *, what: str, setting: str) -> None:

@@ -178,14 +178,26 @@ def make_plan(
     return plan
 
 
+def parse_update_time(text: str | None) -> datetime | None:
+    """Eurostat's annotation dates (``2026-02-26T23:00:00+0100``) as aware datetimes; None if absent or odd."""
+    if not text:
+        return None
+    for parse in (datetime.fromisoformat, lambda t: datetime.strptime(t, "%Y-%m-%dT%H:%M:%S%z")):
+        try:
+            moment = parse(text)
+        except ValueError:
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    log.warning("cannot read the date %r; its order is not checked", text)
+    return None
+
+
 def _redisseminated_since(disseminated: str | None, last_loaded_at: datetime | None) -> bool:
     """Whether Eurostat re-disseminated the dataset after our last load finished.
 
     A re-dissemination (e.g. the January 2025 flag recoding) moves DISSEMINATION_TIMESTAMP_DATA and leaves
     UPDATE_DATA as it was, so it is part of the change key: compared with when the last load finished.
     """
-    from multilevel.eurostat.guards import parse_update_time
-
     moment = parse_update_time(disseminated)
     if moment is None or last_loaded_at is None:
         return False
