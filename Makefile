@@ -39,7 +39,8 @@ lint: $(STAMP) ## ruff on the code
 	$(VENV)/bin/ruff check src tests workflows data bench
 
 .PHONY: bench
-bench: $(STAMP) ## parse, load and whole-harvest speed and memory, side by side with the alternatives
+bench: $(STAMP) ## issue 10's table (bench/results/latest.{json,md}, README Performance), then the detailed benches
+	$(PYTHON) bench/bench.py $(BENCH_ARGS)
 	mkdir -p bench-results
 	$(PYTHON) bench/parse_bench.py | tee bench-results/parse.txt
 	$(PYTHON) bench/load_bench.py | tee bench-results/load.txt
