@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # yet, is older than this (``multilevel status`` exits non-zero).
     stale_after_hours: float = Field(36.0, gt=0)
 
+    # DuckDB: memory the warehouse may use before it spills to disk (a DuckDB size: 512MB, 2GB).
+    duckdb_memory_limit: str = "512MB"
+
     # Stage retention: after a successful load, keep this many runs per dataset (the loaded one included), delete
     # older ones. Each run is a full copy of its dataset, so the stage stays at about this many copies.
     stage_keep_runs: int = Field(3, ge=1, le=1000)

@@ -130,6 +130,23 @@ def test_revision_closes_old_versions_and_inserts_new_ones(target):
     assert _load(target, stage_run(target.store, "run3", revised_rows())).rows_inserted == 0
 
 
+def test_changes_to_and_from_null_are_revisions_and_equal_nulls_are_not(target):
+    """The merge compares value and flag with NULLs equal: each kind of NULL change closes exactly its row."""
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    changes = {
+        ("Y_LT5", "AT2", "2021"): (5.0, "c"),  # value NULL -> 5
+        ("Y_LT5", "AT1", "2020"): (100.0, "p"),  # flag NULL -> p
+        ("Y5-9", "AT1", "2021"): (None, "e"),  # value 201.5 -> NULL
+        ("Y5-9", "AT2", "2020"): (0.0, None),  # flag '' -> NULL ('' is a flag, NULL is none)
+    }
+    rows = [r[:3] + changes.get(r[:3], r[3:]) for r in BASE_ROWS]
+    result = _load(target, stage_run(target.store, "run2", rows))
+    assert (result.rows_closed, result.rows_inserted, result.rows_unchanged) == (4, 4, 4)
+    with target.connect() as wh:
+        assert current_rows(wh) == expected(rows)
+    assert _load(target, stage_run(target.store, "run3", rows)).rows_closed == 0
+
+
 def test_failure_mid_load_leaves_the_warehouse_as_before(target, monkeypatch):
     _load(target, stage_run(target.store, "run1", BASE_ROWS))
     before = _state(target)

@@ -217,6 +217,10 @@ class Warehouse(ABC):
             self.execute(f"ANALYZE {qualified(schema, name)}")
         log.debug("analyzed %s", ", ".join(tables))
 
+    def checkpoint(self) -> None:
+        """Persist and compact after a load where the warehouse needs to be told (DuckDB); a no-op elsewhere."""
+        return None
+
     def lock(self, key: str, table: str) -> None:
         """Serialise concurrent loads of the same object (a dataset, an ESS round) inside a transaction.
 
