@@ -77,20 +77,29 @@ def obs_count(api: str, dataset: str) -> int:
 
 
 # --- child processes -------------------------------------------------------------------------------------------
+# Linux counts a child's peak RSS from its parent's at fork (and exec keeps it), so a child forked by this (large)
+# process would report this process's peak. A small wrapper process starts the measured command and reports that
+# command's own rusage (it and the processes it waited for).
+RSS_WRAPPER = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[2:]); _, s, ru = os.wait4(p.pid, 0); "
+    "open(sys.argv[1], 'w').write(str(ru.ru_maxrss)); sys.exit(os.waitstatus_to_exitcode(s))"
+)
+
+
 def run_child(args: list[str], env: dict[str, str]) -> dict:
     """Run one child to the end: wall seconds, peak RSS (MiB, the largest process of its tree), its stderr."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss:
+        status = subprocess.run([sys.executable, "-c", RSS_WRAPPER, rss.name, *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err).returncode
         seconds = time.perf_counter() - started
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
-    if os.waitstatus_to_exitcode(status) != 0:
+        peak_kib = int(rss.read() or 0)
+    if status != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{text[-3000:]}")
     peaks = [int(p) for p in PEAK.findall(text)]
-    return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024, "worker_peak_mib": max(peaks, default=0),
-            "log": text}
+    return {"seconds": seconds, "peak_mib": peak_kib / 1024, "worker_peak_mib": max(peaks, default=0), "log": text}
 
 
 def env_for(api: str, stage: Path, warehouse: str, **extra: str) -> dict[str, str]:

@@ -217,6 +217,10 @@ class Warehouse(ABC):
             self.execute(f"ANALYZE {qualified(schema, name)}")
         log.debug("analyzed %s", ", ".join(tables))
 
+    def prepare_merge(self) -> None:
+        """Planner settings for the history merge, for the rest of the transaction (PostgreSQL); a no-op elsewhere."""
+        return None
+
     def checkpoint(self) -> None:
         """Persist and compact after a load where the warehouse needs to be told (DuckDB); a no-op elsewhere."""
         return None

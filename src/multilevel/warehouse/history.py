@@ -187,6 +187,7 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
         # Planner statistics of the staged rows before anything joins them: without them PostgreSQL plans the merge
         # as if the (temporary) staging table were tiny, and probes the history index once per staged row.
         wh.execute(f"ANALYZE {f['staging']}")
+        wh.prepare_merge()
         check_no_duplicate_keys(wh, f, dataset, run_id)
         load_time = now_utc()
         new_version = (load_time, manifest.get("update_data"), run_id)

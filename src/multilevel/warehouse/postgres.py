@@ -32,6 +32,12 @@ DIALECT = Dialect.load("postgres")
 
 # A second loader of the same dataset waits for the first this long, then exits 75 and is retried later.
 LOCK_TIMEOUT = "10min"
+# For the statements of one merge only (SET LOCAL): the merge joins a run's staged rows with every current row on
+# the key. With the server's default work_mem (4MB) and the planner's choice of merge joins (the history index is
+# sorted), PostgreSQL sorted the staged rows on disk for each statement, 10 s of 13 s at 1.3M rows; a nested loop
+# probed the index 1.3M times (7.7 s). Hash joins over the staged rows take 2-3 s per statement (measured with
+# EXPLAIN ANALYZE, notes of issue 10). Other queries (reports, views) keep the server's planner settings.
+MERGE_SETTINGS = {"work_mem": "256MB", "enable_mergejoin": "off", "enable_nestloop": "off"}
 _CHANGES = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|COPY)\b")
 
 
@@ -141,6 +147,10 @@ class PostgresWarehouse(Warehouse):
             "copy %s: %d rows from %d files in %.2fs", table, rows, len(keys), time.perf_counter() - started
         )
         return rows
+
+    def prepare_merge(self) -> None:
+        for name, value in MERGE_SETTINGS.items():
+            self.execute(f"SET LOCAL {name} = '{value}'")
 
     def close(self) -> None:
         self.con.close()
