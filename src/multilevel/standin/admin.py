@@ -14,18 +14,15 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from multilevel.standin import render
 from multilevel.standin.api import Answer
-
-if TYPE_CHECKING:
-    from multilevel.standin.server import StandIn
+from multilevel.standin.contract import ServedAPI
 
 PREFIX = "/_standin/"
 
 
-def get(standin: StandIn, route: str) -> Answer:
+def get(standin: ServedAPI, route: str) -> Answer:
     """Answer an admin GET."""
     if route == "/_standin/state":
         return _json(standin.state())
@@ -34,7 +31,7 @@ def get(standin: StandIn, route: str) -> Answer:
     return _not_found(route)
 
 
-def post(standin: StandIn, route: str, params: dict[str, str]) -> Answer:
+def post(standin: ServedAPI, route: str, params: dict[str, str]) -> Answer:
     """Answer an admin POST; ValueError/TypeError for bad parameters (the handler answers 400)."""
     if route == "/_standin/revise":
         result = standin.revise(_required(params, "dataset"), int(params.get("n", 5)))

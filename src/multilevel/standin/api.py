@@ -14,14 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from multilevel.standin import catalogue as toc
 from multilevel.standin import render
+from multilevel.standin.contract import ServedAPI
 from multilevel.standin.cube import Cube
-
-if TYPE_CHECKING:
-    from multilevel.standin.server import StandIn
 
 SORRY_PATH = "/sorry/index.html"
 ASYNC_LABEL = "ASYNCHRONOUS_RESPONSE. Your request will be treated asynchronously. Please try again later."
@@ -52,7 +49,7 @@ def error(err: render.RequestError) -> Answer:
     return Answer(err.status, err.body())
 
 
-def answer(standin: StandIn, route: str, params: list[tuple[str, str]]) -> Answer:
+def answer(standin: ServedAPI, route: str, params: list[tuple[str, str]]) -> Answer:
     """The answer to an API GET of ``route``; raises render.RequestError for the API's error answers."""
     if route == SORRY_PATH:
         return Answer(200, SORRY_HTML, HTML_TYPE)
@@ -88,7 +85,7 @@ def answer(standin: StandIn, route: str, params: list[tuple[str, str]]) -> Answe
     raise render.RequestError(404, 100, f"No results found: {route} is not an endpoint of this API")
 
 
-def _cube(standin: StandIn, dataset: str) -> Cube:
+def _cube(standin: ServedAPI, dataset: str) -> Cube:
     try:
         return standin.cube(dataset)
     except KeyError:

@@ -11,14 +11,11 @@ import logging
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from multilevel.standin import admin, api, faults, render
 from multilevel.standin.api import Answer
-
-if TYPE_CHECKING:
-    from multilevel.standin.server import StandIn
+from multilevel.standin.contract import ServedAPI
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "multilevel-standin"
 
     @property
-    def standin(self) -> StandIn:
+    def standin(self) -> ServedAPI:
         return self.server.standin  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
