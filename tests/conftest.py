@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from servers import *  # noqa: F403  (session fixtures that start real S3-API and PostgreSQL servers)
 
 from multilevel.settings import Settings
+
+REAL_REDSHIFT_URL = "MULTILEVEL_TEST_REDSHIFT_URL"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``real_redshift`` need a real Amazon Redshift: without MULTILEVEL_TEST_REDSHIFT_URL they are
+    deselected (reported as deselected, never as skipped), as dlt and hera gate their cloud tests."""
+    if os.environ.get(REAL_REDSHIFT_URL):
+        return
+    deselected = [item for item in items if item.get_closest_marker("real_redshift")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("real_redshift")]
 
 
 @pytest.fixture

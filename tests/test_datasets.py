@@ -1,9 +1,17 @@
 """The dataset configuration: packaged entries, one-entry additions, clear errors."""
 
+from pathlib import Path
+
 import pytest
 
+import multilevel
 from multilevel.datasets import get_dataset, load_datasets
 from multilevel.errors import ConfigError
+from multilevel.eurostat.harvest import harvest_dataset
+from multilevel.standin import StandIn
+from multilevel.warehouse import connect
+
+PACKAGED = Path(multilevel.__file__).parent / "datasets.yaml"
 
 
 def test_packaged_configuration_lists_both_seed_datasets_with_their_split_dimension():
@@ -13,7 +21,7 @@ def test_packaged_configuration_lists_both_seed_datasets_with_their_split_dimens
     assert all(d.schedule for d in datasets.values())
 
 
-def test_adding_a_dataset_is_one_entry(tmp_path):
+def test_an_entry_reads_as_written(tmp_path):
     path = tmp_path / "datasets.yaml"
     path.write_text(
         "datasets:\n  - code: NAMA_10R_3GDP\n    split: unit\n    filters: {freq: [A]}\n    schedule: '0 12 * * 1'\n"
@@ -21,6 +29,22 @@ def test_adding_a_dataset_is_one_entry(tmp_path):
     (dataset,) = load_datasets(path)
     assert (dataset.code, dataset.split, dataset.filters, dataset.schedule) == (
         "nama_10r_3gdp", "unit", {"freq": ["A"]}, ["0 12 * * 1"])
+
+
+def test_adding_a_dataset_is_one_entry(settings, tmp_path):
+    """One entry appended to the packaged configuration, and the next harvest fetches and loads that dataset."""
+    with StandIn(size="small", catalogue=1) as server:
+        spec = next(iter(server.regional.values()))  # a regional dataset the packaged configuration does not list
+        assert spec.code not in {d.code for d in load_datasets()}
+        path = tmp_path / "datasets.yaml"
+        path.write_text(PACKAGED.read_text() + f"  - code: {spec.code}\n    split: {spec.dim}\n")
+        settings.datasets_file, settings.eurostat_url = path, server.url
+        result = harvest_dataset(settings, spec.code)
+    assert result.status == "loaded" and result.load.rows_inserted > 0
+    with connect(settings.warehouse_url) as wh:
+        assert wh.query(f"SELECT COUNT(*) FROM eurostat.{spec.code}")[0][0] == result.load.rows_inserted
+        split_codes = {row[0] for row in wh.query(f"SELECT DISTINCT {spec.dim} FROM eurostat.{spec.code}")}
+    assert len(split_codes) == spec.indicators  # one slice per code of the split dimension, all loaded
 
 
 @pytest.mark.parametrize("text, fragment", [

@@ -23,7 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "warehouse"))
 from loadkit import redshift_on_postgres  # noqa: E402
 from servers import _create_database  # noqa: E402
 
-KINDS = ["duckdb", "postgres", "redshift"]
+# "redshift" is the redshift-connector client and the Redshift SQL on PostgreSQL, not a Redshift: its test id says so.
+KINDS = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("postgres", id="postgres"),
+    pytest.param("redshift", id="redshift-client-on-postgres"),
+]
 
 
 @contextmanager

@@ -2,6 +2,17 @@
 
 first load · unchanged rerun · identical new run · revision · injected failure mid-load · two concurrent loaders ·
 a loader killed with SIGKILL mid-load. Each case must leave the history exactly as the contract says.
+
+Targets: DuckDB and PostgreSQL with a folder or an S3-API stage; the redshift-connector client with the Redshift SQL
+on PostgreSQL (``redshift-client-on-postgres``); and, opt-in, a real Amazon Redshift (``real-redshift``, marker
+``real_redshift``), run only when MULTILEVEL_TEST_REDSHIFT_URL is set (otherwise deselected, not skipped):
+
+    MULTILEVEL_TEST_REDSHIFT_URL=redshift://user:password@cluster.xxx.eu-west-1.redshift.amazonaws.com:5439/dev
+    MULTILEVEL_TEST_REDSHIFT_STAGE_URL=s3://bucket/prefix   # a bucket the cluster can COPY from
+    MULTILEVEL_REDSHIFT_IAM_ROLE=arn:aws:iam::...:role/...   # the role Redshift's COPY assumes
+    make test PYTEST_ARGS="-m real_redshift"
+
+The real run uses the test dataset ``eurostat.demo_r_test*`` of that cluster and drops it before each test.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from loadkit import (
 )
 
 from multilevel.errors import StageError
+from multilevel.settings import Settings
 from multilevel.stage import Store, open_store
 from multilevel.warehouse import connect
 from multilevel.warehouse.history import load_run
@@ -34,18 +46,51 @@ from multilevel.warehouse.history import load_run
 LOADER = Path(__file__).with_name("load_once.py")
 
 
+REAL_REDSHIFT_URL = "MULTILEVEL_TEST_REDSHIFT_URL"
+REAL_REDSHIFT_STAGE_URL = "MULTILEVEL_TEST_REDSHIFT_STAGE_URL"
+
+
 @dataclass
 class Target:
     warehouse_url: str
     store: Store
     loader_options: tuple[str, ...] = ()  # for load_once.py
+    settings: Settings | None = None
 
     def connect(self):
-        return connect(self.warehouse_url)
+        return connect(self.warehouse_url, self.settings)
 
 
-@pytest.fixture(params=["duckdb-folder", "duckdb-s3", "postgres-folder", "postgres-s3", "redshift-s3"])
+def real_redshift_target(tmp_path) -> Target:
+    """A real Redshift from the environment, with the test dataset dropped (a failure, not a skip, when incomplete)."""
+    stage_url = os.environ.get(REAL_REDSHIFT_STAGE_URL, "")
+    assert stage_url.startswith("s3://"), f"set {REAL_REDSHIFT_STAGE_URL}=s3://bucket/prefix for the real Redshift run"
+    settings = Settings(_env_file=None)
+    assert settings.redshift_iam_role, "set MULTILEVEL_REDSHIFT_IAM_ROLE for the real Redshift run"
+    store = open_store(f"{stage_url.rstrip('/')}/{tmp_path.name}")
+    target = Target(os.environ[REAL_REDSHIFT_URL], store, settings=settings)
+    with target.connect() as wh, wh.transaction():
+        wh.execute(f'DROP VIEW IF EXISTS eurostat."{DATASET}"')
+        wh.execute(f'DROP TABLE IF EXISTS eurostat."{DATASET}_history"')
+        for table in ("load_log", "labels"):
+            if wh.relation_exists("eurostat", table):
+                wh.execute(f"DELETE FROM eurostat.{table} WHERE dataset = %s", (DATASET,))
+    return target
+
+
+@pytest.fixture(
+    params=[
+        "duckdb-folder",
+        "duckdb-s3",
+        "postgres-folder",
+        "postgres-s3",
+        pytest.param("redshift-s3", id="redshift-client-on-postgres-s3"),
+        pytest.param("real-redshift", id="real-redshift", marks=pytest.mark.real_redshift),
+    ]
+)
 def target(request, tmp_path, monkeypatch) -> Target:
+    if request.param == "real-redshift":
+        return real_redshift_target(tmp_path)
     warehouse, stage = request.param.split("-")
     stage_url = request.getfixturevalue("s3_stage") if stage == "s3" else str(tmp_path / "stage")
     if warehouse == "duckdb":

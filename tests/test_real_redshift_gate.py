@@ -1,0 +1,29 @@
+"""The opt-in real-Redshift run: deselected (not skipped) by default, collected when a Redshift URL is given."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CONTRACT = Path(__file__).parent / "warehouse" / "test_load_contract.py"
+
+
+def collect(**env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if k != "MULTILEVEL_TEST_REDSHIFT_URL"} | env
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(CONTRACT)],
+        capture_output=True, text=True, cwd=CONTRACT.parents[2], env=environment, check=True,
+    ).stdout
+
+
+def test_real_redshift_tests_are_deselected_without_a_url():
+    out = collect()
+    assert "[real-redshift]" not in out and "[redshift-client-on-postgres-s3]" in out
+    assert "8 deselected" in out and "skipped" not in out
+
+
+def test_real_redshift_tests_are_collected_with_a_url():
+    out = collect(MULTILEVEL_TEST_REDSHIFT_URL="redshift://u:p@cluster.example:5439/dev")
+    assert out.count("[real-redshift]") == 8 and "deselected" not in out
