@@ -43,9 +43,10 @@ class StepGroup(click.Group):
 
 @click.group(cls=StepGroup)
 @click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING.")
+@click.option("-v", "--verbose", is_flag=True, help="On a terminal, show the INFO log above the progress display.")
 @click.version_option(package_name="multilevel")
 @click.pass_context
-def main(ctx: click.Context, log_level: str | None) -> None:
+def main(ctx: click.Context, log_level: str | None, verbose: bool) -> None:
     """Keep a warehouse of Eurostat regional statistics and ESS survey data fresh, complete and joinable.
 
     Settings come from MULTILEVEL_* environment variables (MULTILEVEL_EUROSTAT_URL, MULTILEVEL_STAGE_URL,
@@ -57,6 +58,7 @@ def main(ctx: click.Context, log_level: str | None) -> None:
         click.echo(f"error: invalid settings: {e}", err=True)
         sys.exit(EXIT_TERMINAL)
     setup_logging(log_level or settings.log_level)
+    ctx.meta["verbose"] = verbose
     ctx.obj = settings
 
 
@@ -192,7 +194,8 @@ def record_failure(settings, plan_url, dataset, run_id, reason, check_run):
 @click.option("--standin", is_flag=True,
               help="Start the local Eurostat API stand-in and harvest from it (offline demo, no internet needed).")
 @click.option("--standin-size", type=click.Choice(["small", "full"]), default="full", show_default=True)
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Live progress display (default: only on a terminal; otherwise one log line per request and step).")
 @click.pass_obj
 def harvest(settings, datasets, standin, standin_size, progress):
     """Run the whole harvest in-process for DATASETS (default: every configured dataset).
@@ -218,32 +221,34 @@ def harvest(settings, datasets, standin, standin_size, progress):
         client = EurostatClient.from_settings(settings)
         _preflight(client)
         show = sys.stderr.isatty() if progress is None else progress
-        for code in codes:
-            result = _harvest_one(settings, code, client, show, harvest_dataset)
-            summary = {"dataset": result.dataset, "run_id": result.run_id, "status": result.status}
-            if result.load:
-                summary.update(rows_received=result.load.rows_received, rows_inserted=result.load.rows_inserted,
-                               rows_closed=result.load.rows_closed, seconds=round(result.load.seconds, 1))
-            click.echo(json.dumps(summary))
+        display = _display(show)
+        with display.running() if display else nullcontext():
+            for code in codes:
+                result = _harvest_one(settings, code, client, display, harvest_dataset)
+                summary = {"dataset": result.dataset, "run_id": result.run_id, "status": result.status}
+                if result.load:
+                    summary.update(rows_received=result.load.rows_received, rows_inserted=result.load.rows_inserted,
+                                   rows_closed=result.load.rows_closed, seconds=round(result.load.seconds, 1))
+                click.echo(json.dumps(summary))
 
 
-def _harvest_one(settings, code, client, show_bar, harvest_dataset):
-    if not show_bar:  # in a pod or a pipe: plain log lines
+def _display(show: bool):
+    """The live display on a terminal (rich), None in a pod or a pipe."""
+    if not show:
+        return None
+    from rich.console import Console
+
+    from multilevel.progress import HarvestDisplay
+
+    verbose = click.get_current_context().meta["verbose"]
+    return HarvestDisplay(Console(stderr=True, force_terminal=True), verbose=verbose)
+
+
+def _harvest_one(settings, code, client, display, harvest_dataset):
+    if display is None:  # in a pod or a pipe: plain log lines
         return harvest_dataset(settings, code, client=client,
                                progress=lambda done, total, msg: log.info("slice %d/%d done: %s", done, total, msg))
-    bar = None
-
-    def progress(done, total, msg):
-        nonlocal bar
-        if bar is None:  # the number of slices is known only once the plan exists
-            bar = click.progressbar(length=total, label=code, file=sys.stderr, show_pos=True)
-        bar.update(1)
-
-    try:
-        return harvest_dataset(settings, code, client=client, progress=progress)
-    finally:
-        if bar is not None:
-            bar.render_finish()
+    return harvest_dataset(settings, code, client=client, progress=display.dataset(code))
 
 
 def _preflight(client) -> None:
