@@ -1,15 +1,14 @@
 """The product's promise end to end: harvest + ESS load, in either order, put every respondent in its regional context.
 
 The full-size stand-in (every NUTS region, like the real API) is harvested through the real pipeline, narrowed by
-dataset filters to the cells the context views read, so the test stays cheap. The expectations come from the inputs,
-not from the views: who can be joined follows from the ESS file and the NUTS 2016 code list, and every context value
-must be the one the harvest loaded (and the one the API serves) for the region and year the view names.
+dataset filters to the years the context reads, so the test stays cheap. The expectations come from the inputs,
+not from the views: who gets context at its own boundaries follows from the ESS file and the NUTS 2016 code list, and
+every published context value must be the one the harvest loaded (and the API serves) for the region and year named.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 
 import pandas as pd
 import pytest
@@ -25,16 +24,22 @@ from multilevel.standin import StandIn
 from multilevel.warehouse import connect
 
 ESS_FILE = DATA_DIR / "ess9_synthetic.dta"
-YEARS = ["2017", "2018", "2019"]  # ESS Round 9 interviews took place in 2018 and 2019
+YEARS = ["2017", "2018", "2019"]  # ESS Round 9: interviews in 2018-2019, context at one reference date per country
 DATASETS_YAML = f"""
 datasets:
   - code: demo_r_pjanind3
     split: indic_de
-    filters: {{indic_de: [MEDAGEPOP, OLDDEP1, PC_Y65_MAX], time: [{", ".join(YEARS)}]}}
+    filters: {{time: [{", ".join(YEARS)}]}}
   - code: demo_r_pjangrp3
     split: age
-    filters: {{age: [TOTAL], sex: [T], unit: [NR], time: [{", ".join(YEARS)}]}}
+    filters: {{time: [{", ".join(YEARS)}]}}
 """
+# Where a published figure of each checked context variable comes from (src/multilevel/context/indicators.yaml).
+SOURCES = {
+    "population": ("demo_r_pjangrp3", "freq = 'A' AND unit = 'NR' AND sex = 'T' AND age = 'TOTAL'",
+                   "&freq=A&unit=NR&sex=T&age=TOTAL"),
+    "median_age": ("demo_r_pjanind3", "freq = 'A' AND indic_de = 'MEDAGEPOP'", "&freq=A&indic_de=MEDAGEPOP"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +71,7 @@ def served_value(api: StandIn, dataset: str, query: str) -> float | None:
 
 
 @pytest.mark.parametrize("ess_first", [True, False], ids=["ess-then-harvest", "harvest-then-ess"])
-def test_every_joinable_respondent_gets_the_harvested_context(full_settings, full_api, ess_first):
+def test_every_respondent_gets_the_harvested_context(full_settings, full_api, ess_first):
     if ess_first:
         load_ess(str(ESS_FILE), full_settings)
     for dataset in ("demo_r_pjanind3", "demo_r_pjangrp3"):
@@ -77,56 +82,45 @@ def test_every_joinable_respondent_gets_the_harvested_context(full_settings, ful
     with connect(full_settings.warehouse_url) as wh:
         context = wh.query_df("SELECT * FROM analytics.ess_regional_context")
         coverage = wh.query_df("SELECT * FROM analytics.ess_join_coverage ORDER BY cntry")
-        indicators = wh.query_df(
-            "SELECT geo, CAST(time_period AS INTEGER) AS yr, indic_de, value FROM eurostat.demo_r_pjanind3"
-        )
-        population = wh.query_df(
-            "SELECT geo, CAST(time_period AS INTEGER) AS yr, value FROM eurostat.demo_r_pjangrp3 "
-            "WHERE sex = 'T' AND age = 'TOTAL' AND unit = 'NR'"
-        )
+        values = wh.query_df("SELECT * FROM analytics.ess_context_values")
+        harvested = {
+            name: wh.query_df(
+                f"SELECT geo, CAST(time_period AS INTEGER) AS yr, value FROM eurostat.{dataset} WHERE {where}"
+            ).set_index(["geo", "yr"])["value"]
+            for name, (dataset, where, _) in SOURCES.items()
+        }
 
-    # Who can be joined, from the inputs alone: a NUTS 2016 region code and an interview year.
+    # Who gets context at its own boundaries, from the inputs alone: a NUTS 2016 region code.
     source = read_respondents(ESS_FILE, load_round(9))
-    source = source.assign(region=source["region"].str.replace("GB", "UK", regex=False))
-    joinable = source["region"].isin(nuts_2016_codes()) & source["inwyys"].notna()
-    assert len(source) == 3000 and 2900 < joinable.sum() < 3000  # the synthetic file holds a few bad rows on purpose
+    own = source["region"].isin(nuts_2016_codes())
+    assert len(source) == 3000 and 2900 < own.sum() < 3000  # the synthetic file holds a few bad codes on purpose
 
-    # Coverage: respondents per country as in the file; joined = joinable, per country.
+    # Coverage: respondents per country as in the file; own boundary = a NUTS 2016 region, the rest the country.
     per_country = dict(zip(coverage["cntry"], coverage["respondents"], strict=True))
     assert per_country == source["cntry"].value_counts().to_dict()
-    expected_joined = joinable.groupby(source["cntry"]).sum().to_dict()
-    joined = coverage["respondents"] - coverage["unjoinable"]
-    assert dict(zip(coverage["cntry"], joined, strict=True)) == expected_joined
-    statuses = coverage[["exact", "via_crosswalk", "parent_region", "unjoinable"]]
-    assert (statuses.sum(axis=1) == coverage["respondents"]).all()
-    assert (coverage["exact"] > 0).all()  # every country has respondents joined at their own region
+    expected_own = own.groupby(source["cntry"]).sum().to_dict()
+    assert dict(zip(coverage["cntry"], coverage["own_boundary"], strict=True)) == expected_own
+    assert (coverage["own_boundary"] + coverage["country"] == coverage["respondents"]).all()
+    assert (coverage["none"] == 0).all() and (coverage["published"] > 0).all()
 
-    # Every respondent once; the joined ones are exactly the joinable ones.
+    # Every respondent once, with context; its values are its region's.
     assert len(context) == 3000 and not context.duplicated(["essround", "cntry", "idno"]).any()
-    merged = context.merge(source[["cntry", "idno"]].assign(joinable=joinable.to_numpy()), on=["cntry", "idno"])
-    assert len(merged) == 3000
-    assert ((merged["join_status"] != "unjoinable") == merged["joinable"]).all()
-    unjoined = merged[~merged["joinable"]]
-    assert unjoined[["eurostat_geo", "median_age", "population"]].isna().all().all()
+    assert context["population"].notna().all() and context["method"].notna().all()
+    for name in SOURCES:
+        mine = values[values["indicator"] == name].set_index(["essround", "cntry", "region"])
+        keys = list(zip(context["essround"], context["cntry"], context["region"], strict=True))
+        assert context[name].tolist() == [mine["value"].get(k) for k in keys], name
 
-    # Context values are the harvested values of the region and year the view names.
-    got = merged[merged["joinable"]]
-    assert got["eurostat_geo"].notna().all() and got["context_year"].notna().all()
-    wanted_pop = population.set_index(["geo", "yr"])["value"]
-    wanted_age = indicators[indicators["indic_de"] == "MEDAGEPOP"].set_index(["geo", "yr"])["value"]
-    keys = list(zip(got["eurostat_geo"], got["context_year"].astype(int), strict=True))
-    assert got["population"].tolist() == [wanted_pop.get(k) for k in keys]
-    assert got["population"].notna().all()
-    ages = [wanted_age.get(k) for k in keys]
-    assert all(
-        (a is None or math.isnan(a)) if pd.isna(b) else a == b for a, b in zip(ages, got["median_age"], strict=True)
-    )
-    assert got["median_age"].notna().mean() > 0.95
-
-    # ... and the harvested values are what the API serves (one region of each kind of join, checked at the source).
-    for _, row in got.drop_duplicates("join_status").iterrows():
-        geo, year = row["eurostat_geo"], int(row["context_year"])
-        query = f"&geo={geo}&time={year}"
-        assert served_value(full_api, "demo_r_pjangrp3", query + "&sex=T&age=TOTAL&unit=NR") == row["population"]
-        served_age = served_value(full_api, "demo_r_pjanind3", query + "&indic_de=MEDAGEPOP")
-        assert served_age == (None if pd.isna(row["median_age"]) else row["median_age"])
+        # A published value is the harvested figure of the region and year it names ...
+        published = mine[mine["method"] == "published"]
+        assert len(published) > 50
+        for (_, _, region), row in published.iterrows():
+            assert row["value"] == harvested[name].get((row["data_geo"], int(row["data_year"]))), (name, region)
+        # ... and the harvested figure is what the API serves (one region, checked at the source).
+        row = published.iloc[0]
+        query = f"&geo={row['data_geo']}&time={int(row['data_year'])}{SOURCES[name][2]}"
+        assert served_value(full_api, SOURCES[name][0], query) == row["value"]
+        # Rebuilt values exist where a region changed boundaries, and stay plausible next to published ones.
+        rebuilt = mine[mine["method"] == "reconstructed"]["value"]
+        low, high = published["value"].min() / 100, published["value"].max() * 100
+        assert len(rebuilt) > 0 and rebuilt.between(low, high).all()
