@@ -20,10 +20,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "warehouse"))
+from loadkit import BASE_ROWS  # noqa: E402
+
 EXTRAS = ["ess", "postgres", "redshift", "report", "workflows"]
 
 
@@ -127,6 +131,33 @@ def test_core_alone_harvests_into_duckdb(tmp_path):
 def test_postgres_extra_alone_harvests_into_postgresql(tmp_path, postgres_url):
     code = HARVEST.replace("{HIDDEN}", repr(set(hidden_modules("postgres"))))
     _harvested(run_with_only("postgres", code, STAGE=str(tmp_path / "stage"), WAREHOUSE=postgres_url))
+
+
+def test_redshift_extra_alone_loads_through_redshift_connector(tmp_path, redshift_url):
+    """Connect with redshift-connector (here to PostgreSQL: see tests/servers.py) and load staged Parquet through
+    the warehouse's own COPY path; no psycopg anywhere."""
+    code = """
+        import json, sys
+        sys.path.insert(0, "tests/warehouse")
+        from loadkit import BASE_ROWS, stage_run
+        from multilevel.stage import open_store
+        from multilevel.warehouse import connect
+        store = open_store(__import__("os").environ["STAGE"])
+        keys = [f["key"] for f in stage_run(store, "run1", BASE_ROWS)["files"]]
+        with connect(__import__("os").environ["WAREHOUSE"]) as wh:
+            kind = type(wh).__name__
+            with wh.transaction():
+                wh.execute('CREATE TEMP TABLE "stg_x" (age VARCHAR(8), geo VARCHAR(8), time_period VARCHAR(16), '
+                           'value DOUBLE PRECISION, flag VARCHAR(16))')
+                copied = wh.copy_parquet('"stg_x"', store, keys, ["age", "geo", "time_period", "value", "flag"])
+                rows = wh.query('SELECT COUNT(*), SUM(value) FROM "stg_x"')[0]
+        print(json.dumps([kind, copied, rows[0], float(rows[1]), "psycopg" in sys.modules]))
+    """
+    result = run_with_only("redshift", code, STAGE=str(tmp_path / "stage"), WAREHOUSE=redshift_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kind, copied, rows, total, psycopg_loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (kind, copied, rows, psycopg_loaded) == ("RedshiftWarehouse", 8, 8, False)
+    assert total == pytest.approx(sum(r[3] for r in BASE_ROWS if r[3] is not None))
 
 
 def test_ess_extra_alone_loads_the_survey_file(tmp_path):
