@@ -57,7 +57,8 @@ def test_a_publication_during_the_run_stops_it_before_any_load(settings, api, tm
     assert info.value.exit_code == 75
 
 
-def test_a_harvest_straddling_a_publication_fails_cleanly_then_loads_the_new_version(settings, api, monkeypatch):
+def test_a_harvest_straddling_a_publication_restarts_once_and_loads_only_the_new_version(settings, api, monkeypatch,
+                                                                                         caplog):
     from multilevel.eurostat import harvest as harvest_module
 
     real = harvest_module.download_step
@@ -73,13 +74,35 @@ def test_a_harvest_straddling_a_publication_fails_cleanly_then_loads_the_new_ver
     monkeypatch.setattr(harvest_module, "download_step", revise_after_first)
     settings.slice_processes = 0
     settings.max_concurrent_downloads = 1
-    with pytest.raises(VersionDrift):
+    with caplog.at_level("INFO", logger="multilevel.eurostat.harvest"):
+        result = harvest_dataset(settings, DATASET)
+    assert result.status == "loaded" and "Restarting the run once" in caplog.text
+    assert "asynchronous waits" in caplog.text  # the run's request and async-wait counts
+    with connect(settings.warehouse_url) as wh:
+        log = wh.query("SELECT status, update_data FROM eurostat.load_log ORDER BY started_at")
+    new_version = api.state()["datasets"][DATASET]["update_data"]
+    assert [r[0] for r in log] == ["failed", "loaded"] and log[1][1] == new_version
+
+
+def test_a_publication_in_every_run_fails_cleanly_with_exit_75(settings, api, monkeypatch):
+    from multilevel.eurostat import harvest as harvest_module
+
+    real = harvest_module.download_step
+
+    def revise_every_time(*args, **kwargs):
+        result = real(*args, **kwargs)
+        api.revise(DATASET)
+        return result
+
+    monkeypatch.setattr(harvest_module, "download_step", revise_every_time)
+    settings.slice_processes = 0
+    settings.max_concurrent_downloads = 1
+    with pytest.raises(VersionDrift) as info:
         harvest_dataset(settings, DATASET)
+    assert info.value.exit_code == 75
     with connect(settings.warehouse_url) as wh:
         assert not wh.relation_exists("eurostat", DATASET)
-        assert [r[0] for r in wh.query("SELECT status FROM eurostat.load_log")] == ["failed"]
-    monkeypatch.setattr(harvest_module, "download_step", real)
-    assert harvest_dataset(settings, DATASET).status == "loaded"
+        assert [r[0] for r in wh.query("SELECT status FROM eurostat.load_log")] == ["failed", "failed"]
 
 
 def _history(settings) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multilevel.datasets import load_datasets
-from multilevel.errors import MultilevelError, TransientError
+from multilevel.errors import MultilevelError, TransientError, VersionDrift
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.plan import Plan, new_run_id
 from multilevel.eurostat.steps import (
@@ -63,6 +63,17 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     processes (see ``workers``). ``progress(done, total, message)`` is called after each slice.
     """
     client = client or EurostatClient.from_settings(settings)
+    try:
+        return _harvest_run(settings, code, client, progress)
+    except VersionDrift as drift:
+        # Eurostat published during the run (11:00/23:00 Brussels): that run is recorded as failed and nothing of
+        # it was loaded; one fresh run plans and loads the new version whole. A second drift is left to the retry.
+        log.warning("%s Restarting the run once.", drift)
+        return _harvest_run(settings, code, client, progress)
+
+
+def _harvest_run(settings: Settings, code: str, client: EurostatClient,
+                 progress: Callable[[int, int, str], None] | None) -> HarvestResult:
     run_id = new_run_id()
     try:
         outcome = plan_step(settings, code, run_id=run_id, client=client)
@@ -87,6 +98,9 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
                 # on the first failed slice, don't start the others: the run fails anyway
                 pool.shutdown(wait=True, cancel_futures=True)
         result = load_step(settings, plan)
+        stats = client.stats
+        log.info("%s run %s: %d API requests, %d asynchronous waits (%.0fs)", plan.dataset, plan.run_id,
+                 stats.requests, stats.async_waits, stats.async_seconds)
     except MultilevelError as e:
         _record_failure(settings, plan.dataset, plan.run_id, e, plan)
         raise
