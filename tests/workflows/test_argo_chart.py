@@ -192,3 +192,11 @@ def test_kind_brings_its_own_stage_and_warehouse(rendered):
     assert settings["MULTILEVEL_WAREHOUSE_URL"].startswith(
         "postgresql://multilevel@multilevel-postgres:5432/"
     )
+
+
+def test_values_schema_accepts_iam_database_auth(helm):
+    """docs/deploy.md documents redshift+iam:// (temporary credentials through IRSA); the schema must take it."""
+    url = "redshift+iam://multilevel@example.abc123.eu-west-1.redshift.amazonaws.com:5439/analytics"
+    docs = helm_template(helm, VALUES_FILES["eks"], "--set", f"settings.warehouseUrl={url}")
+    settings = next(d for d in docs if d["kind"] == "ConfigMap" and d["data"].get("MULTILEVEL_WAREHOUSE_URL"))
+    assert settings["data"]["MULTILEVEL_WAREHOUSE_URL"] == url

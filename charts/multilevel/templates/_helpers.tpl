@@ -44,3 +44,11 @@ the Secrets the steps read. Everything else, including Argo's {{...}} expression
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Pod and container security of the laptop-only dev services: Pod Security "restricted", high uid, RO root. */}}
+{{- define "multilevel.devPodSecurity" -}}
+{runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: {type: RuntimeDefault}}
+{{- end -}}
+{{- define "multilevel.devContainerSecurity" -}}
+{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: ["ALL"]}}
+{{- end -}}
