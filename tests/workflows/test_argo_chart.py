@@ -10,7 +10,7 @@ import subprocess
 import jsonschema
 import pytest
 import yaml
-from chart_support import CHART, NAMESPACE, VALUES_FILES, helm_template
+from chart_support import CHART, NAMESPACE, RELEASE, VALUES_FILES, helm_template
 
 from workflows import validate
 
@@ -103,7 +103,7 @@ def test_overlays_follow_the_values(rendered, manifests, name):
     image = re.compile(rf"^{re.escape(prefix)}/(eurostat|validate|stage|load|ess):{re.escape(tag)}$")
     for doc in (d for d in rendered[name] if d["kind"] in ARGO):
         assert doc["metadata"]["namespace"] == NAMESPACE
-        assert doc["metadata"]["labels"]["app.kubernetes.io/instance"] == "ml"
+        assert doc["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
         if doc["kind"] == "CronWorkflow":
             assert doc["spec"]["suspend"] is values["harvest"]["suspend"]
             continue
@@ -192,3 +192,33 @@ def test_kind_brings_its_own_stage_and_warehouse(rendered):
     assert settings["MULTILEVEL_WAREHOUSE_URL"].startswith(
         "postgresql://multilevel@multilevel-postgres:5432/"
     )
+
+
+def test_values_schema_accepts_iam_database_auth(helm):
+    """docs/deploy.md documents redshift+iam:// (temporary credentials through IRSA); the schema must take it."""
+    url = "redshift+iam://multilevel@example.abc123.eu-west-1.redshift.amazonaws.com:5439/analytics"
+    docs = helm_template(helm, VALUES_FILES["eks"], "--set", f"settings.warehouseUrl={url}")
+    settings = next(d for d in docs if d["kind"] == "ConfigMap" and d["data"].get("MULTILEVEL_WAREHOUSE_URL"))
+    assert settings["data"]["MULTILEVEL_WAREHOUSE_URL"] == url
+
+
+def test_two_releases_in_one_namespace_share_no_object_and_each_refers_to_its_own(helm):
+    """Item 8 of issue 8: any release but `multilevel` prefixes every object and every reference to one."""
+    first = helm_template(helm, VALUES_FILES["kind"])
+    second = [d for d in yaml.safe_load_all(subprocess.run(
+        [helm, "template", "second", str(CHART), "--namespace", NAMESPACE, "-f", str(VALUES_FILES["kind"])],
+        check=True, capture_output=True, text=True).stdout) if d]
+    names = {(d["kind"], d["metadata"]["name"]) for d in first}
+    assert not names & {(d["kind"], d["metadata"]["name"]) for d in second}
+    own = {d["metadata"]["name"] for d in second}
+    text = json.dumps([d for d in second if d["kind"] in ARGO])
+    refs = r'"(?:configMapRef|configMapKeyRef|workflowTemplateRef|templateRef)": \{[^}]*"name": "([^"]+)"'
+    assert len(re.findall(refs, text)) >= 5
+    for reference in re.findall(refs, text):
+        assert reference in own, f"the second release refers to {reference}, which is not its own"
+    for doc in (d for d in second if d["kind"] == "WorkflowTemplate"):
+        assert doc["spec"]["serviceAccountName"] in own
+        for template in doc["spec"]["templates"]:
+            for mutex in (template.get("synchronization") or {}).get("mutexes") or []:
+                assert mutex["name"].startswith("second-")
+    assert validate.manifest_errors([d for d in second if d["kind"] in ARGO]) == []

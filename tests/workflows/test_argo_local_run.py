@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
+from contextlib import contextmanager
 
 import boto3
 import psycopg
@@ -28,6 +30,12 @@ SLICES = ["TOTAL", "Y_LT5"]
 @pytest.fixture
 def cluster(tmp_path, helm, s3_env, postgres_url):
     """Rendered chart + ConfigMaps/Secrets as a cluster would hold them, pointing at local servers."""
+    with _cluster(tmp_path, helm, s3_env, postgres_url) as cluster:
+        yield cluster
+
+
+@contextmanager
+def _cluster(tmp_path, helm, s3_env, warehouse, *helm_args, slices=SLICES):
     bucket = f"argo-{uuid.uuid4().hex[:10]}"
     client = boto3.client(
         "s3",
@@ -40,9 +48,8 @@ def cluster(tmp_path, helm, s3_env, postgres_url):
     datasets = tmp_path / "datasets.yaml"
     datasets.write_text(
         f"datasets:\n  - code: {DATASET}\n    split: age\n    nonnegative: true\n"
-        f"    filters: {{age: {json.dumps(SLICES)}}}\n"
+        f"    filters: {{age: {json.dumps(slices)}}}\n"
     )
-    warehouse = postgres_url
     extra_env = {
         "AWS_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"],
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -64,6 +71,7 @@ def cluster(tmp_path, helm, s3_env, postgres_url):
             "stage.existingSecret=stage-keys",
             "--set-json",
             f"settings.extraEnv={json.dumps(extra_env)}",
+            *helm_args,
         )
         configmaps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
         templates = {d["metadata"]["name"]: d for d in docs if d["kind"] == "WorkflowTemplate"}
@@ -141,3 +149,29 @@ def test_ess_load_dag_runs_end_to_end(cluster):
     # The synthetic file, like real ESS9 files, is latin-1 encoded.
     _, meta = pyreadstat.read_dta(str(source), metadataonly=True, encoding="latin1")
     assert rounds == [(9, meta.number_rows)]
+
+
+def test_the_values_schema_refuses_a_pod_local_warehouse_or_stage_and_says_why(helm):
+    for setting, url, why in [
+        ("warehouseUrl", "duckdb:////tmp/warehouse.duckdb", "DuckDB is a file inside one pod"),
+        ("stageUrl", "file:///tmp/stage", "every step runs in its own pod"),
+    ]:
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            helm_template(helm, None, "--set", f"settings.{setting}={url}")
+        assert setting in refused.value.stderr and why in refused.value.stderr
+
+
+def test_with_the_old_default_a_duckdb_warehouse_loses_the_load_while_the_run_succeeds(tmp_path, helm, s3_env):
+    """Issue 8 item 6, as a cluster would show it: the chart's old default warehouse (DuckDB under /tmp), rendered
+    past the schema. Each pod has its own /tmp, so the run succeeds, and the next run finds an empty warehouse and
+    downloads everything again."""
+    old_default = "duckdb:////tmp/warehouse.duckdb"
+    with _cluster(tmp_path, helm, s3_env, old_default, "--skip-schema-validation", slices=["TOTAL"]) as env:
+        argo, templates = env[0], env[1]
+        first = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-first")
+        assert first.phase == "Succeeded", _explain(first)
+        second = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-again")
+    assert second.phase == "Succeeded", _explain(second)
+    assert len(second.pods("download")) == 1, "the second run saw the first run's load: pods share a filesystem"
+    # The load went into the load pod's own /tmp, and nowhere else.
+    assert len(list((tmp_path / "pods").glob("load-*/volumes/tmp/warehouse.duckdb"))) == 2
