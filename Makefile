@@ -49,7 +49,8 @@ bench: $(STAMP) ## issue 10's table (bench/results/latest.{json,md}, README Perf
 	$(PYTHON) bench/context_bench.py | tee bench-results/context.txt
 
 .PHONY: reference
-reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS crosswalk) from vendor/nuts
+reference: $(STAMP) ## rebuild data/reference/*.csv (NUTS codes, changes, ESS crosswalk, JRC pieces) from the vendored sources
+	$(PYTHON) data/build_jrc_reference.py
 	$(PYTHON) data/build_nuts_reference.py
 
 .PHONY: synthetic-ess

@@ -13,7 +13,8 @@ each other version. ``relation`` is read from the region's point of view:
     same            same code, same territory
     renamed         same code and territory, new name
     recoded         new code, same territory
-    merged          the target region is larger and contains the whole source region
+    merged          the target region is larger and contains the whole source region (also learnt from the JRC NUTS 3
+                    pieces where Eurostat's list says only "boundary change": NO01 in NO08, IE04 in IE01, UKM7 in UKM2)
     split           the source region is spread over several target regions (one row per target)
     boundary_change the territory changed: no target region has the same territory
     not_in_version  the target version does not cover the country (e.g. non-EU countries in 2013)
@@ -31,6 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parent / "vendor" / "nuts"
+DEFAULT_PIECES = HERE / "reference" / "nuts3_pieces.csv"  # data/build_jrc_reference.py; run it first
 DEFAULT_OUT = HERE / "reference"
 
 VERSIONS = ["2013", "2016", "2021", "2024"]
@@ -181,7 +183,32 @@ def compose(first: list[tuple[str, str, str]], step) -> list[tuple[str, str, str
     return out
 
 
-def build(source: Path, out: Path) -> dict[str, int]:
+class Containment:
+    """What Eurostat's change lists call a boundary change with no target is often containment: NO01 (2016) lies wholly
+    in NO08 (2021). The JRC converter's NUTS 3 pieces (data/reference/nuts3_pieces.csv, built by
+    data/build_jrc_reference.py) say which region of the target version holds (>= 99.5 % of the population of) the
+    source region. A shift too small to tell apart at that tolerance stays a boundary change."""
+
+    def __init__(self, codes: list[dict], pieces: Path):
+        import pandas as pd
+
+        from multilevel.context.territory import Territory
+
+        frame = pd.DataFrame(codes)[["nuts_version", "code", "level"]].astype({"level": int})
+        self.t = Territory(frame, pd.read_csv(pieces, dtype={"from_version": str, "to_version": str}))
+
+    def refine(self, code: str, version: str, found: tuple[str, str, str]) -> tuple[str, str, str]:
+        containers = [c for c in self.t.neighbours(SOURCE_VERSION, code, version)
+                      if self.t.contains(SOURCE_VERSION, code, version, c)]
+        if not containers:
+            return found
+        best = max(containers, key=len)  # the smallest region holding it
+        if self.t.same_region(SOURCE_VERSION, code, version, best):
+            return found  # a shift below the tolerance: keep Eurostat's "boundary change"
+        return best, "merged", "; ".join(n for n in (found[2], f"JRC NUTS 3 pieces: {code} lies in {best}") if n)
+
+
+def build(source: Path, out: Path, pieces: Path = DEFAULT_PIECES) -> dict[str, int]:
     """Write the four CSVs; returns their row counts."""
     codes = read_csv(source / "nuts_codes.csv")
     # The workbooks carry a few section headings in code columns: keep only rows whose codes look like codes.
@@ -210,6 +237,7 @@ def build(source: Path, out: Path) -> dict[str, int]:
     )
     write_csv(out / "nuts_version_years.csv", ["nuts_version", "first_year", "last_year"], VERSION_YEARS)
 
+    territory = Containment(codes, pieces)
     crosswalk = []
     for code in sorted(nom.codes[SOURCE_VERSION]):
         level = nom.level[(SOURCE_VERSION, code)]
@@ -220,7 +248,10 @@ def build(source: Path, out: Path) -> dict[str, int]:
         }
         targets["2024"] = compose(targets["2021"], lambda c: nom.forward("2021", "2024", c))
         for version in VERSIONS:
-            for target, relation, note in sorted(set(targets[version])):
+            found = sorted(set(targets[version]))
+            if len(found) == 1 and found[0][1] == "boundary_change":
+                found = [territory.refine(code, version, found[0])]
+            for target, relation, note in found:
                 crosswalk.append([SOURCE_VERSION, code, level, version, target, relation, note])
     write_csv(
         out / "ess_region_crosswalk.csv",

@@ -63,11 +63,14 @@ def crosswalk(code: str, version: str) -> set[tuple[str, str]]:
     [
         ("AT13", "2021", {("AT13", "same")}),
         ("IE042", "2013", {("IE013", "recoded")}),
-        ("IE041", "2013", {("IE011", "boundary_change")}),
+        ("IE041", "2013", {("IE011", "merged")}),  # IE011 of 2013 = IE041 + part of IE062 (JRC pieces)
+        ("IE04", "2013", {("IE01", "merged")}),
+        ("UKM7", "2013", {("UKM2", "merged")}),
         ("FRC", "2013", {("FR26", "split"), ("FR43", "split")}),
         ("LT02", "2013", {("LT00", "merged")}),
         ("NO02", "2021", {("NO02", "renamed")}),
-        ("NO05", "2021", {("NO0A", "boundary_change")}),
+        ("NO05", "2021", {("NO0A", "merged")}),  # containment learnt from the JRC pieces
+        ("NO01", "2021", {("NO08", "merged")}),
         ("NO01", "2013", {("", "not_in_version")}),
         ("UKC", "2024", {("", "not_in_version")}),
     ],

@@ -12,12 +12,6 @@ from multilevel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS ess.variable_labels (essround SMALLINT NOT NULL, variable VARCHAR(64) NOT NULL, "
-    "label VARCHAR(512), value_labels VARCHAR(8192))"
-)
-
-
 def read_labels(path: Path, config: RoundConfig) -> list[tuple[str, str | None, str | None]]:
     """(variable, label, value labels as JSON {code: label} of the numeric codes) for the configured columns."""
     from multilevel.ess.reader import _read
@@ -34,7 +28,7 @@ def read_labels(path: Path, config: RoundConfig) -> list[tuple[str, str | None, 
 def store_labels(wh: Warehouse, essround: int, labels: list[tuple[str, str | None, str | None]]) -> None:
     """Replace the round's labels (one transaction)."""
     wh.run_sql_file("ess/schema.sql")
-    wh.execute(DDL)
+    wh.run_sql_file("ess/variable_labels.sql")
     with wh.transaction():
         wh.execute("DELETE FROM ess.variable_labels WHERE essround = %s", [essround])
         if labels:
