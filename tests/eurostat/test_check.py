@@ -238,3 +238,14 @@ def test_listing_without_probes_is_one_request_and_shows_unknown_levels(settings
     national = [c for c in catalogue_api.regional if "_nat" in c]
     assert set(national) <= {x.code for x in quick}  # a candidate by its title until probed
     assert all(x.levels is None for x in quick)
+
+
+def test_a_probe_that_fails_transiently_leaves_that_dataset_for_next_time(settings, catalogue_api):
+    victim = "demo_r_s008"
+    catalogue_api.inject("503", count=100, path=f"/contentconstraint/ESTAT/{victim}/")
+    settings.http_max_retries = 0
+    first = check(settings)
+    assert victim not in first.changed and "demo_r_s000" in first.changed  # the others go on
+    catalogue_api.clear()
+    second = check(settings)
+    assert second.changed == [victim]  # asked again, now selected, never loaded

@@ -159,6 +159,9 @@ def probe_levels(client: EurostatClient, states: list[DatasetState], workers: in
         except ApiError as e:  # listed in the catalogue but not served (yet): no geo to speak of
             log.warning("catalogue: %s has no content constraint (%s); treated as not regional", state.dataset, e)
             levels = []
+        except MultilevelError as e:  # transient: leave it unknown (not selected now), ask again next time
+            log.warning("catalogue: NUTS levels of %s unknown for now (%s); asked again next time", state.dataset, e)
+            return
         state.geo_levels = ",".join(str(x) for x in levels)
         state.probed_update_structure = state.toc_update_structure
 
@@ -166,7 +169,7 @@ def probe_levels(client: EurostatClient, states: list[DatasetState], workers: in
         list(pool.map(probe, todo))
     if todo:
         log.info("catalogue: asked the NUTS levels of %d datasets", len(todo))
-    return todo
+    return todo  # the answered ones now have geo_levels; the others stay None
 
 
 @dataclass
