@@ -147,21 +147,26 @@ def main() -> None:
              f"{closed:,} old versions kept")
 
         # memory per step, as Argo runs them: one process per step
-        for label, code in (("largest", sizes[0][1]), ("small", sizes[len(sizes) // 2][1])):
+        # the largest again with a 4x smaller cell limit: more, smaller slices, and a smaller validate peak
+        cases = (("largest", sizes[0][1], None), ("small", sizes[len(sizes) // 2][1], None),
+                 ("largest, 250k-cell limit", sizes[0][1], "250000"))
+        for label, code, limit in cases:
             api.revise(code)
+            step_env = {**env, **({"MULTILEVEL_MAX_CELLS_PER_REQUEST": limit} if limit else {})}
             plan_file = Path(tmp) / f"slices-{code}.json"
-            run_id = f"bench-{code}"
-            _, peak_plan, plan_url = run(env, "plan", code, "--run-id", run_id, "--slices-out", str(plan_file))
+            run_id = f"bench-{code}-{limit or 'default'}"
+            _, peak_plan, plan_url = run(step_env, "plan", code, "--run-id", run_id, "--slices-out", str(plan_file))
             plan_url = plan_url.strip()
             peaks = {"plan": peak_plan, "download": 0.0, "validate": 0.0, "stage": 0.0}
             slices = json.loads(plan_file.read_text())
             for slice_id in slices:
-                raw, parquet = str(Path(tmp) / "raw" / code / slice_id), str(Path(tmp) / "v" / f"{code}-{slice_id}.pq")
+                raw = str(Path(tmp) / "raw" / run_id / slice_id)
+                parquet = str(Path(tmp) / "v" / f"{run_id}-{slice_id}.pq")
                 for step, argv in (("download", ["--out", raw]), ("validate", ["--raw", raw, "--out", parquet]),
                                    ("stage", ["--in", parquet])):
-                    _, peak, _ = run(env, step, "--plan", plan_url, "--slice", slice_id, *argv)
+                    _, peak, _ = run(step_env, step, "--plan", plan_url, "--slice", slice_id, *argv)
                     peaks[step] = max(peaks[step], peak)
-            _, peaks["load"], _ = run(env, "load", "--plan", plan_url)
+            _, peaks["load"], _ = run(step_env, "load", "--plan", plan_url)
             line(f"peak MB per step, {label} dataset {code} ({len(slices)} slices)",
                  ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
 

@@ -274,8 +274,10 @@ def _levels(levels) -> str:
 @main.command()
 @click.option("--selected", is_flag=True, help="Only the datasets datasets.yaml selects (codes and selections).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list for machines instead of the table.")
+@click.option("--no-probe", is_flag=True, help="One request only: regional candidates from the catalogue alone, NUTS "
+                                               "levels only where earlier runs found them ('?' otherwise).")
 @click.pass_obj
-def catalogue(settings, selected, as_json):
+def catalogue(settings, selected, as_json, no_probe):
     """List Eurostat's datasets with NUTS regions in their geo dimension (size, NUTS levels, last update).
 
     One request reads the catalogue; the NUTS levels of each regional candidate come from its content constraint,
@@ -286,7 +288,8 @@ def catalogue(settings, selected, as_json):
     from multilevel.eurostat.check import catalogue_listing
     from multilevel.eurostat.client import EurostatClient
 
-    rows = catalogue_listing(settings, EurostatClient.from_settings(settings), selected_only=selected)
+    rows = catalogue_listing(settings, EurostatClient.from_settings(settings), selected_only=selected,
+                             probe=not no_probe)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], indent=1))
         return

@@ -230,3 +230,23 @@ def test_the_exit_handler_records_every_handed_over_dataset_that_never_finished(
     assert [d for d, _ in failed] == recorded and all("ended Failed" in m for _, m in failed)
     assert record_unfinished(settings, "catalogue-run-1", "again") == []  # idempotent: each is logged now
     assert record_unfinished(settings, "no-such-run", "x") == []  # a check that failed before its record
+
+
+def test_listing_without_probes_is_one_request_and_shows_unknown_levels(settings, catalogue_api):
+    quick = catalogue_listing(settings, EurostatClient(catalogue_api.url), selected_only=False, probe=False)
+    assert len(catalogue_api.request_log) == 1
+    national = [c for c in catalogue_api.regional if "_nat" in c]
+    assert set(national) <= {x.code for x in quick}  # a candidate by its title until probed
+    assert all(x.levels is None for x in quick)
+
+
+def test_a_probe_that_fails_transiently_leaves_that_dataset_for_next_time(settings, catalogue_api):
+    victim = "demo_r_s008"
+    catalogue_api.inject("503", count=100, path=f"/contentconstraint/ESTAT/{victim}/")
+    settings.http_max_retries = 0
+    first = check(settings)
+    assert victim not in first.changed and "demo_r_s000" in first.changed  # the others go on
+    catalogue_api.clear()
+    second = check(settings)
+    assert victim in second.changed  # asked again, now selected (and never loaded)
+    assert catalogue_api.count_requests("/contentconstraint/") == 1  # only its levels were missing

@@ -160,6 +160,9 @@ def probe_levels(client: EurostatClient, states: list[DatasetState], workers: in
         except ApiError as e:  # listed in the catalogue but not served (yet): no geo to speak of
             log.warning("catalogue: %s has no content constraint (%s); treated as not regional", state.dataset, e)
             levels = []
+        except MultilevelError as e:  # transient: leave it unknown (not selected now), ask again next time
+            log.warning("catalogue: NUTS levels of %s unknown for now (%s); asked again next time", state.dataset, e)
+            return
         state.geo_levels = ",".join(str(x) for x in levels)
         state.probed_update_structure = state.toc_update_structure
 
@@ -167,7 +170,7 @@ def probe_levels(client: EurostatClient, states: list[DatasetState], workers: in
         list(pool.map(probe, todo))
     if todo:
         log.info("catalogue: asked the NUTS levels of %d datasets", len(todo))
-    return todo
+    return todo  # the answered ones now have geo_levels; the others stay None
 
 
 @dataclass
@@ -180,11 +183,12 @@ class Discovery:
 
 
 def discover(settings: Settings, client: EurostatClient, wh: Warehouse, *, probe_all: bool,
-             entries: list[CatalogueEntry] | None = None) -> Discovery:
+             entries: list[CatalogueEntry] | None = None, probe: bool = True) -> Discovery:
     """Catalogue + cached probes -> the regional datasets and the selected ones.
 
     ``probe_all``: ask the levels of every regional candidate (``multilevel catalogue``); otherwise only of
-    candidates that a selection's code pattern and theme already accept (the daily check).
+    candidates that a selection's code pattern and theme already accept (the daily check). ``probe=False``: ask
+    nothing beyond the catalogue (levels only where earlier runs kept them).
     """
     requests = 0
     if entries is None:
@@ -205,7 +209,7 @@ def discover(settings: Settings, client: EurostatClient, wh: Warehouse, *, probe
     for code in configured:  # configured but missing from the catalogue: still checked (by its dataflow)
         states.setdefault(code, old.get(code) or DatasetState(code))
     probed = probe_levels(client, [s for c, s in states.items() if c in by_code and (probe_all or c not in configured)],
-                          settings.max_concurrent_downloads)
+                          settings.max_concurrent_downloads) if probe else []
     requests += len(probed)
     probed_codes = {s.dataset for s in probed}
     dirty = [s for c, s in states.items()
@@ -236,8 +240,8 @@ def listing(discovery: Discovery, *, selected_only: bool) -> list[Listed]:
         why = discovery.selected.get(code)
         if selected_only and why is None:
             continue
-        if not selected_only and not is_regional(state.levels or []):
-            continue
+        if not selected_only and state.levels is not None and not is_regional(state.levels):
+            continue  # probed: no NUTS region in its geo (unprobed candidates are listed, levels "?")
         out.append(Listed(code, entry.title if entry else (state.title or ""), entry.type if entry else "?",
                           entry.values if entry else state.toc_values, state.levels,
                           entry.update_data if entry else state.toc_update_data,
@@ -246,11 +250,12 @@ def listing(discovery: Discovery, *, selected_only: bool) -> list[Listed]:
     return sorted(out, key=lambda x: x.code)
 
 
-def catalogue_listing(settings: Settings, client: EurostatClient, *, selected_only: bool) -> list[Listed]:
+def catalogue_listing(settings: Settings, client: EurostatClient, *, selected_only: bool,
+                      probe: bool = True) -> list[Listed]:
     """What ``multilevel catalogue`` prints; keeps the probes it made in the warehouse for next time."""
     with connect(settings.warehouse_url, settings) as wh:
         ensure_catalogue_schema(wh)
-        found = discover(settings, client, wh, probe_all=not selected_only)
+        found = discover(settings, client, wh, probe_all=not selected_only, probe=probe)
         with wh.transaction():
             for s in found.dirty:
                 s.selected = s.dataset in found.selected
