@@ -18,6 +18,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from multilevel.redaction import register, split_credentials
+
 REAL_EUROSTAT_URL = "https://ec.europa.eu/eurostat/api/dissemination"
 HOME = Path(os.environ.get("MULTILEVEL_HOME", ".multilevel"))
 SECRETS_DIR = "/run/secrets"
@@ -43,7 +45,9 @@ class Settings(BaseSettings):
 
     eurostat_url: str = Field(REAL_EUROSTAT_URL, description="Base URL of the Eurostat dissemination API.")
     stage_url: str = Field(str(HOME / "stage"), description="Folder, file:// or s3:// URL for staged files.")
-    warehouse_url: str = Field(f"duckdb:///{HOME / 'warehouse.duckdb'}", description="Warehouse connection URL.")
+    # repr=False: the URL may hold the password; printing the settings must not show it
+    warehouse_url: str = Field(f"duckdb:///{HOME / 'warehouse.duckdb'}", description="Warehouse connection URL.",
+                               repr=False)
     warehouse_password: SecretStr | None = Field(None, description="Password, if not in the URL (kept secret).")
     datasets_file: Path | None = Field(None, description="Dataset configuration; default: the packaged one.")
 
@@ -92,5 +96,12 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides) -> Settings:
-    """Read the settings; keyword overrides win over the environment (used by tests and the CLI)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Read the settings; keyword overrides win over the environment (used by tests and the CLI).
+
+    Secrets found (the warehouse password, from a file, the environment or the URL) are registered with
+    ``multilevel.redaction`` so that no log line or message can show them.
+    """
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    password = settings.warehouse_password.get_secret_value() if settings.warehouse_password else None
+    register(password, split_credentials(settings.warehouse_url)[1])
+    return settings

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multilevel.datasets import load_datasets
-from multilevel.errors import MultilevelError, TransientError
+from multilevel.errors import EXIT_TERMINAL, EXIT_TRANSIENT, ConfigError, MultilevelError, TransientError
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.plan import Plan, new_run_id
 from multilevel.eurostat.steps import (
@@ -93,6 +93,17 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     return HarvestResult(plan.dataset, plan.run_id, result.status, result)
 
 
+class HarvestFailed(MultilevelError):
+    """Some datasets of a multi-dataset harvest failed; exit 75 only if every failure is transient."""
+
+    def __init__(self, failures: dict[str, MultilevelError], total: int):
+        names = "; ".join(f"{code} ({str(e).splitlines()[0][:200]})" for code, e in failures.items())
+        super().__init__(f"{len(failures)} of {total} datasets failed: {names}")
+        self.failures = failures
+        transient = all(e.exit_code == EXIT_TRANSIENT for e in failures.values())
+        self.exit_code = EXIT_TRANSIENT if transient else EXIT_TERMINAL
+
+
 def _record_failure(settings: Settings, dataset: str, run_id: str, error: MultilevelError,
                     plan: Plan | None = None) -> None:
     """Write the failure to load_log; if the warehouse itself is what failed, say so in the log and go on."""
@@ -105,4 +116,12 @@ def _record_failure(settings: Settings, dataset: str, run_id: str, error: Multil
 
 
 def dataset_codes(settings: Settings, codes: list[str] | tuple[str, ...]) -> list[str]:
-    return list(codes) or [d.code for d in load_datasets(settings.datasets_file)]
+    """The datasets to harvest (all configured ones by default); an unknown code stops everything before it starts."""
+    configured = [d.code for d in load_datasets(settings.datasets_file)]
+    unknown = [c for c in codes if c.lower() not in configured]
+    if unknown:
+        raise ConfigError(
+            f"dataset(s) {', '.join(unknown)} not configured (known: {', '.join(configured)}); add them to "
+            "datasets.yaml"
+        )
+    return [c.lower() for c in codes] or configured

@@ -90,10 +90,10 @@ class DuckDBWarehouse(Warehouse):
         return self._run(sql, params).df()
 
     def _begin(self) -> None:
-        self.con.execute("BEGIN TRANSACTION")
+        self._run("BEGIN TRANSACTION", None)
 
     def _commit(self) -> None:
-        self.con.execute("COMMIT")
+        self._run("COMMIT", None)
 
     def _rollback(self) -> None:
         try:

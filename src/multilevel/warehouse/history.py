@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from multilevel.datasets import check_identifier
 from multilevel.errors import StageError, StructureChanged, ValidationFailed
+from multilevel.redaction import redact
 from multilevel.stage import Store
 from multilevel.warehouse.base import Warehouse, qualified, quote
 
@@ -126,7 +127,7 @@ def record_run(wh: Warehouse, dataset: str, run_id: str, status: str, *, started
         "status, rows_received, rows_inserted, rows_closed, rows_unchanged, message) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (dataset, run_id, started_at, now_utc(), update_data, update_structure, status, *counts,
-         (message or "")[:1000] or None),
+         redact(message or "")[:1000] or None),
     )
 
 

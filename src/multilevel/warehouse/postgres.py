@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
@@ -23,6 +22,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
+from multilevel.redaction import redact_url, split_credentials
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
 
@@ -39,22 +39,25 @@ BATCH_ROWS = 64_000
 # A second loader of the same dataset waits for the first this long, then exits 75 and is retried later.
 LOCK_TIMEOUT = "10min"
 _CHANGES = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|COPY)\b")
+# Connection failures a retry cannot fix (libpq reports them without a SQLSTATE, so by their text): wrong password,
+# unknown role or database, no pg_hba.conf entry. Everything else (refused, timeout, too many clients) is transient.
+_REFUSED_FOR_GOOD = re.compile(
+    r"authentication failed|does not exist|no pg_hba\.conf entry|not permitted to log in|password is required|"
+    r"permission denied for database",
+    re.I,
+)
 
 
 def redact(url: str) -> str:
-    """The URL without its password (what logs and error messages may show)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """The URL without its password (what logs and error messages may show), even with unencoded delimiters."""
+    return redact_url(url)
 
 
 def password_for(url: str, settings: Settings | None) -> str | None:
     """The password: from the URL if it has one, else settings.warehouse_password (env or /run/secrets)."""
-    if urlsplit(url).password is not None:
-        return None  # libpq reads it from the URL itself
+    password = split_credentials(url)[1]
+    if password is not None:
+        return password
     secret = getattr(settings, "warehouse_password", None) if settings is not None else None
     return secret.get_secret_value() if secret is not None else None
 
@@ -101,15 +104,20 @@ class PostgresWarehouse(Warehouse):
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 15, "application_name": "multilevel"}
         password = password_for(url, settings)
         if password is not None:
-            kwargs["password"] = password
+            kwargs["password"] = password  # never inside the conninfo: libpq would echo a mis-parsed URL
+        url = split_credentials(url)[0]
         conninfo = "postgresql" + url[url.index(":") :] if url.startswith("postgres:") else url
         started = time.perf_counter()
         try:
             self.con = psycopg.connect(conninfo, **kwargs)
         except psycopg.OperationalError as e:
-            raise WarehouseBusy(
-                f"cannot connect to {self.url}: {str(e).strip()}; run again when it is up"
-            ) from e
+            reason = str(e).strip()
+            if _REFUSED_FOR_GOOD.search(reason):
+                raise ConfigError(
+                    f"PostgreSQL refused {self.url}: {reason}. Retrying cannot help: check the user, the password "
+                    "(MULTILEVEL_WAREHOUSE_PASSWORD or the URL) and the database name in MULTILEVEL_WAREHOUSE_URL"
+                ) from None
+            raise WarehouseBusy(f"cannot connect to {self.url}: {reason}; run again when it is up") from None
         except psycopg.ProgrammingError as e:
             raise ConfigError(f"bad PostgreSQL URL {self.url}: {e}") from e
         self.con.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
