@@ -34,7 +34,8 @@ from multilevel.eurostat.plan import Plan, check_run_id, make_plan
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.stage.retention import prune_runs
-from multilevel.validate.eurostat import validate_slice
+from multilevel.textlimits import MAX_UPDATE_BYTES, utf8_length
+from multilevel.validate.eurostat import fit_labels, validate_slice
 from multilevel.warehouse import connect
 from multilevel.warehouse.history import (
     LoadResult,
@@ -114,6 +115,9 @@ def check_plan(settings: Settings, plan: Plan, last: tuple[str | None, str | Non
     if last is not None and not settings.accept_older_data:
         check_not_older(plan.dataset, plan.update_data, last[0], what="the dataflow",
                         setting="MULTILEVEL_ACCEPT_OLDER_DATA")
+    for name, value in (("UPDATE_DATA", plan.update_data), ("UPDATE_STRUCTURE", plan.update_structure)):
+        if value is not None and utf8_length(value) > MAX_UPDATE_BYTES:
+            raise ParseError(f"{plan.dataset}: the dataflow's {name} {value[:80]!r} is not a date; is the API right?")
     if not plan.slices:
         wanted = get_dataset(plan.dataset, settings.datasets_file).filters.get(plan.split)
         among = f" among those datasets.yaml's filters select ({', '.join(wanted)})" if wanted else ""
@@ -183,6 +187,7 @@ def validate_step(settings: Settings, plan: Plan, slice_id: str, raw: str, out: 
     slice_ = plan.slice(slice_id)
     frame, labels = parse_parts(open_store(raw), plan, settings)
     validate_slice(frame, dataset, expected_min_rows=slice_.expected_min_rows, filters=slice_.filters)
+    labels = fit_labels(labels, plan.dataset)
     store, key = split_url(out)
     store.write_bytes(key, frame_to_parquet(frame, labels))
     log.info("validate %s slice %s: %d rows ok", plan.dataset, slice_id, len(frame))
