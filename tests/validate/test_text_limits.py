@@ -31,7 +31,7 @@ def test_the_ddl_declares_the_limits_validation_checks(path):
     found = re.findall(r"^\s*([a-z_]+)\s+VARCHAR\((\d+)\)", path.read_text(), re.M)
     for column, size in found:
         if column in EXPECTED:
-            assert int(size) == EXPECTED[column], f"{path}: {column} VARCHAR({size}), validation uses {EXPECTED[column]}"
+            assert int(size) == EXPECTED[column], f"{path}: {column} VARCHAR({size}), not {EXPECTED[column]}"
 
 
 def test_dimension_columns_use_the_code_limit():
