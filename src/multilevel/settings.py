@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # Split codes that vanished from the API close their current rows; over max_row_drop_fraction of the current view
     # that fails (a partial answer from an overloaded API), unless this says Eurostat really dropped them (one run).
     accept_vanished_codes: bool = False
+    # Stage folders of runs that never loaded (killed or failed) are deleted by the next plan of their dataset once
+    # they are this old (younger ones may still be running elsewhere).
+    orphan_run_hours: float = Field(24.0, ge=0)
     # An UPDATE_DATA older than the last load is a stale mirror or cache and is refused, unless this is set (one run).
     accept_older_data: bool = False
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.validate.ess import validate_respondents
 from multilevel.warehouse import Warehouse, connect, quote
+from multilevel.workdir import remove_abandoned, work_dir
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,9 @@ def load_ess(
     from multilevel.reference import load_reference
 
     run_id = check_run_id(run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6])
-    with tempfile.TemporaryDirectory(prefix="multilevel-ess-") as tmp:
-        path = fetch_source(source, Path(tmp), settings)
+    remove_abandoned()  # working folders of runs that were killed
+    with work_dir("ess") as tmp:
+        path = fetch_source(source, tmp, settings)
         found = detect_round(path)
         if essround is not None and found != essround:
             raise InputFileError(f"{path.name} holds ESS round {found}, not round {essround} as asked")

@@ -3,12 +3,13 @@
 Slices download concurrently, but only a few at a time (``max_concurrent_downloads``): Eurostat is a shared public
 service. Parsing and validation run in worker processes, one per core (``slice_processes``). Intermediate files go
 to a temporary folder; validated slices go to the configured stage.
+Working folders and stage runs left by killed runs are removed by the next run (``multilevel.workdir``,
+``steps.remove_orphan_runs``).
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +29,7 @@ from multilevel.eurostat.steps import (
 from multilevel.eurostat.workers import slice_pool, validate_and_stage
 from multilevel.settings import Settings
 from multilevel.warehouse.history import LoadResult
+from multilevel.workdir import remove_abandoned, work_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     processes (see ``workers``). ``progress(done, total, message)`` is called after each slice.
     """
     client = client or EurostatClient.from_settings(settings)
+    remove_abandoned()  # working folders of runs that were killed
     run_id = new_run_id()
     try:
         outcome = plan_step(settings, code, run_id=run_id, client=client)
@@ -73,7 +76,7 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     if not plan.changed:
         return HarvestResult(plan.dataset, plan.run_id, "unchanged")
     try:
-        with tempfile.TemporaryDirectory(prefix=f"multilevel-{plan.dataset}-") as tmp, \
+        with work_dir(plan.dataset) as tmp, \
                 slice_pool(min(settings.slice_processes, len(plan.slices))) as workers:
             pool = ThreadPoolExecutor(settings.max_concurrent_downloads)
             try:

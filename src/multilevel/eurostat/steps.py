@@ -18,6 +18,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -103,10 +104,53 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
                            update_data=plan.update_data, update_structure=plan.update_structure)
             return PlanOutcome(plan, None)
         check_plan(settings, plan, last, counts(plan.split) if plan.split else {}, loaded_dimensions(wh, dataset.code))
+        remove_orphan_runs(settings, wh, dataset.code, keep=plan.run_id)
     url = out or default_plan_url(settings, dataset.code, plan.run_id)
     store, key = split_url(url)
     store.put_immutable(key, plan.to_json())
     return PlanOutcome(plan, url)
+
+
+def remove_orphan_runs(settings: Settings, wh, dataset: str, *, keep: str) -> list[str]:
+    """Delete the stage folders of runs of ``dataset`` that never loaded and never will (killed or failed runs).
+
+    A run is an orphan when it has no manifest.json (the load writes it first), is not recorded as loaded, and was
+    planned more than ``orphan_run_hours`` ago (younger runs may still be running elsewhere). Loaded runs are left to
+    the retention of loaded runs. A failed clean-up is logged, never fatal: it must not block the harvest.
+    """
+    cutoff = now_utc().replace(tzinfo=UTC) - timedelta(hours=settings.orphan_run_hours)
+    try:
+        stage = open_store(settings.stage_url)
+        keys = stage.list(f"eurostat/{dataset}")
+        runs: dict[str, list[str]] = {}
+        for key in keys:
+            parts = key.split("/")
+            if len(parts) >= 4:
+                runs.setdefault(parts[2], []).append(key)
+        loaded = set()
+        if runs and wh.relation_exists("eurostat", "load_log"):
+            sql = "SELECT run_id FROM eurostat.load_log WHERE dataset = %s AND status = 'loaded'"
+            loaded = {r for (r,) in wh.query(sql, (dataset,))}
+        removed = []
+        for run, files in sorted(runs.items()):
+            prefix = f"eurostat/{dataset}/{run}"
+            if run == keep or run in loaded or f"{prefix}/manifest.json" in files or f"{prefix}/plan.json" not in files:
+                continue
+            planned = datetime.fromisoformat(json.loads(stage.read_bytes(f"{prefix}/plan.json"))["created_at"])
+            if planned.tzinfo is None:
+                planned = planned.replace(tzinfo=UTC)
+            if planned > cutoff:
+                continue
+            files.sort(key=lambda k: k.endswith("/plan.json"))  # plan last: an interrupted clean-up is found again
+            stage.delete(files)
+            removed.append(run)
+        if removed:
+            log.info("removed %d orphan run(s) of %s from the stage (never loaded, planned before %s): %s",
+                     len(removed), dataset, cutoff.isoformat(timespec="seconds"), ", ".join(removed))
+        return removed
+    except (MultilevelError, ValueError, KeyError) as e:
+        log.warning("could not remove orphan runs of %s from the stage: %s", dataset, e)
+        return []
 
 
 def check_plan(settings: Settings, plan: Plan, last: tuple[str | None, str | None] | None, counts: dict[str, int],

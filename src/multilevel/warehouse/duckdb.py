@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import duckdb
 from multilevel.errors import WarehouseBusy, WarehouseError
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
+from multilevel.workdir import work_dir
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class DuckDBWarehouse(Warehouse):
         if not keys:
             return 0
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="multilevel-copy-") as tmp:
+        with work_dir("copy") as tmp:
             files = []
             for i, key in enumerate(keys):
                 local = getattr(store, "local_path", None)

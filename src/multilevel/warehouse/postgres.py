@@ -9,11 +9,9 @@ from __future__ import annotations
 import io
 import logging
 import re
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -25,6 +23,7 @@ from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
 from multilevel.redaction import redact_url, split_credentials
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
+from multilevel.workdir import work_dir
 
 if TYPE_CHECKING:
     from multilevel.settings import Settings
@@ -70,8 +69,8 @@ def parquet_file(store: Store, key: str) -> Iterator[pq.ParquetFile]:
         with pq.ParquetFile(local(key)) as f:
             yield f
         return
-    with tempfile.TemporaryDirectory(prefix="multilevel-copy-") as tmp:
-        path = Path(tmp) / "part.parquet"
+    with work_dir("copy") as tmp:
+        path = tmp / "part.parquet"
         store.download(key, path)
         with pq.ParquetFile(path) as f:
             yield f
