@@ -62,7 +62,7 @@ def killed_run(settings, tmp_path):
 
 
 def test_the_next_run_removes_the_killed_runs_folder_and_orphan_stage_run(settings, killed_run, monkeypatch):
-    scratch, _ = killed_run
+    scratch, api = killed_run
     (left,) = scratch.glob(f"multilevel-{DATASET}-*")
     assert (left / OWNER_FILE).is_file()
     ((orphan, files),) = runs(Path(settings.stage_url)).items()
@@ -78,6 +78,7 @@ def test_the_next_run_removes_the_killed_runs_folder_and_orphan_stage_run(settin
         assert orphan in runs(Path(settings.stage_url))
 
         settings.orphan_run_hours = 0
+        api.standin.revise(DATASET, n=2)
         second = harvest_dataset(settings, DATASET)
     stage_runs = runs(Path(settings.stage_url))
     assert orphan not in stage_runs  # never loaded, old enough: gone

@@ -77,9 +77,8 @@ class PlanOutcome:
 def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = None, out: str | None = None,
               client: EurostatClient | None = None) -> PlanOutcome:
     dataset = get_dataset(dataset_code, settings.datasets_file)
-    if run_id:
-        check_run_id(run_id)
     if run_id:  # a retried plan step of the same run keeps the plan it already wrote (run files are immutable)
+        check_run_id(run_id)
         url = out or default_plan_url(settings, dataset.code, run_id)
         store, key = split_url(url)
         if store.exists(key):
@@ -96,6 +95,7 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
         plan = make_plan(client, dataset, last_loaded=last, current_counts=counts,
                          max_row_drop_fraction=settings.max_row_drop_fraction, run_id=run_id,
                          max_cells=settings.max_cells_per_request)
+        remove_orphan_runs(settings, wh, dataset.code, keep=plan.run_id)
         if not plan.changed:
             # The check itself is worth a log row (when did we last look?); no data, no stage files.
             ensure_schema(wh)
@@ -104,7 +104,6 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
                            update_data=plan.update_data, update_structure=plan.update_structure)
             return PlanOutcome(plan, None)
         check_plan(settings, plan, last, counts(plan.split) if plan.split else {}, loaded_dimensions(wh, dataset.code))
-        remove_orphan_runs(settings, wh, dataset.code, keep=plan.run_id)
     url = out or default_plan_url(settings, dataset.code, plan.run_id)
     store, key = split_url(url)
     store.put_immutable(key, plan.to_json())
