@@ -97,6 +97,12 @@ def register(*secrets: str | None) -> None:
         _registered.update(s for s in secrets if s and len(s) >= 4)
 
 
+def registered() -> tuple[str, ...]:
+    """The secrets registered so far (handed to worker processes, which do not inherit them)."""
+    with _lock:
+        return tuple(_registered)
+
+
 def known_secrets() -> set[str]:
     """Every secret value known now, with its percent-encoded forms."""
     values = set(_registered)

@@ -41,7 +41,7 @@ def make_input(case: str, folder: Path, api_url: str) -> tuple[list[str], str]:
     if case == "missing file":
         return [str(folder / "nope.dta")], "does not exist"
     if case == "404":
-        return [f"{api_url}/files/ESS9e03.dta"], "answered 404"
+        return [f"{api_url}/files/ESS9e03.dta"], "answered HTTP 404"
     raise AssertionError(case)
 
 

@@ -258,3 +258,14 @@ def test_a_label_too_long_is_cut_to_the_same_bytes_on_every_warehouse(kind, sett
         with connect(url) as wh:
             (label,) = wh.query("SELECT label FROM eurostat.labels WHERE code = 'MEDAGEPOP'")[0]
     assert label.endswith("...") and label.startswith("é" * 500) and len(label.encode()) <= 1024
+
+
+# --- 9. an HTML page with HTTP 200 (conformance made it transient, issue 9.3) -----------------------------------------
+def test_an_html_page_instead_of_data_is_transient_and_leaves_the_current_view(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("html200")
+    code, err = harvest(settings, monkeypatch)
+    assert code == 75, err
+    assert "Traceback" not in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
