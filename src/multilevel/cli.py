@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from multilevel import redaction
 from multilevel.errors import EXIT_TERMINAL, ApiUnavailable, ConfigError, MultilevelError, TransientError
 from multilevel.settings import load_settings
 
@@ -27,6 +28,7 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    redaction.install()  # no secret in any log line or traceback, whatever logged it (botocore's DEBUG included)
 
 
 class StepGroup(click.Group):
@@ -37,7 +39,7 @@ class StepGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MultilevelError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(redaction.redact(f"error: {e}"), err=True)
             ctx.exit(e.exit_code)
 
 
@@ -55,7 +57,7 @@ def main(ctx: click.Context, log_level: str | None, verbose: bool) -> None:
     try:
         settings = load_settings()
     except Exception as e:  # pydantic's ValidationError: name the variable and stop
-        click.echo(f"error: invalid settings: {e}", err=True)
+        click.echo(redaction.redact(f"error: invalid settings: {e}"), err=True)
         sys.exit(EXIT_TERMINAL)
     setup_logging(log_level or settings.log_level)
     ctx.meta["verbose"] = verbose
@@ -200,12 +202,15 @@ def record_failure(settings, plan_url, dataset, run_id, reason, check_run):
 def harvest(settings, datasets, standin, standin_size, progress):
     """Run the whole harvest in-process for DATASETS (default: every configured dataset).
 
+    A dataset that fails does not stop the others: each runs, and the command exits non-zero at the end naming the
+    failed ones (75 if every failure is transient, else 1).
+
     Example: multilevel harvest demo_r_pjanind3
     """
     from contextlib import nullcontext
 
     from multilevel.eurostat.client import EurostatClient
-    from multilevel.eurostat.harvest import dataset_codes, harvest_dataset
+    from multilevel.eurostat.harvest import HarvestFailed, dataset_codes, harvest_dataset
 
     codes = dataset_codes(settings, datasets)
     if standin:
@@ -222,14 +227,22 @@ def harvest(settings, datasets, standin, standin_size, progress):
         _preflight(client)
         show = sys.stderr.isatty() if progress is None else progress
         display = _display(show)
+        failures: dict[str, MultilevelError] = {}
         with display.running() if display else nullcontext():
             for code in codes:
-                result = _harvest_one(settings, code, client, display, harvest_dataset)
+                try:
+                    result = _harvest_one(settings, code, client, display, harvest_dataset)
+                except MultilevelError as e:  # the other datasets still run; the exit code says it at the end
+                    click.echo(redaction.redact(f"error: {code}: {e}"), err=True)
+                    failures[code] = e
+                    continue
                 summary = {"dataset": result.dataset, "run_id": result.run_id, "status": result.status}
                 if result.load:
                     summary.update(rows_received=result.load.rows_received, rows_inserted=result.load.rows_inserted,
                                    rows_closed=result.load.rows_closed, seconds=round(result.load.seconds, 1))
                 click.echo(json.dumps(summary))
+        if failures:
+            raise HarvestFailed(failures, len(codes))
 
 
 def _display(show: bool):

@@ -18,6 +18,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from multilevel.redaction import register, split_credentials
+
 REAL_EUROSTAT_URL = "https://ec.europa.eu/eurostat/api/dissemination"
 HOME = Path(os.environ.get("MULTILEVEL_HOME", ".multilevel"))
 SECRETS_DIR = "/run/secrets"
@@ -43,7 +45,9 @@ class Settings(BaseSettings):
 
     eurostat_url: str = Field(REAL_EUROSTAT_URL, description="Base URL of the Eurostat dissemination API.")
     stage_url: str = Field(str(HOME / "stage"), description="Folder, file:// or s3:// URL for staged files.")
-    warehouse_url: str = Field(f"duckdb:///{HOME / 'warehouse.duckdb'}", description="Warehouse connection URL.")
+    # repr=False: the URL may hold the password; printing the settings must not show it
+    warehouse_url: str = Field(f"duckdb:///{HOME / 'warehouse.duckdb'}", description="Warehouse connection URL.",
+                               repr=False)
     warehouse_password: SecretStr | None = Field(None, description="Password, if not in the URL (kept secret).")
     datasets_file: Path | None = Field(None, description="Dataset configuration; default: the packaged one.")
 
@@ -85,6 +89,9 @@ class Settings(BaseSettings):
     # Split codes that vanished from the API close their current rows; over max_row_drop_fraction of the current view
     # that fails (a partial answer from an overloaded API), unless this says Eurostat really dropped them (one run).
     accept_vanished_codes: bool = False
+    # Stage folders of runs that never loaded (killed or failed) are deleted by the next plan of their dataset once
+    # they are this old (younger ones may still be running elsewhere).
+    orphan_run_hours: float = Field(24.0, ge=0)
     # An UPDATE_DATA older than the last load is a stale mirror or cache and is refused, unless this is set (one run).
     accept_older_data: bool = False
 
@@ -95,5 +102,12 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides) -> Settings:
-    """Read the settings; keyword overrides win over the environment (used by tests and the CLI)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Read the settings; keyword overrides win over the environment (used by tests and the CLI).
+
+    Secrets found (the warehouse password, from a file, the environment or the URL) are registered with
+    ``multilevel.redaction`` so that no log line or message can show them.
+    """
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    password = settings.warehouse_password.get_secret_value() if settings.warehouse_password else None
+    register(password, split_credentials(settings.warehouse_url)[1])
+    return settings

@@ -14,7 +14,7 @@ default) passes everything through. Scenarios, and the misbehaviour each stands 
 ``stale_body``       data bodies' UPDATE_DATA is ``date``
 ``nan``              one value of each data body is the literal ``NaN`` (``literal`` picks Infinity etc.)
 ``long_code``        code ``code`` of dimension ``dim`` becomes ``length`` characters long in data bodies
-``long_label``       the label of code ``code`` of dimension ``dim`` becomes ``length`` characters long
+``long_label``       the label of code ``code`` of dimension ``dim`` becomes ``length`` times ``char`` (default L)
 ``html200``          data requests answer an HTML page with HTTP 200 (a portal page instead of data)
 ===================  =============================================================================================
 """
@@ -42,7 +42,7 @@ SCENARIOS = {
     "stale_body": {"date"},
     "nan": {"literal"},
     "long_code": {"dim", "code", "length"},
-    "long_label": {"dim", "code", "length"},
+    "long_label": {"dim", "code", "length", "char"},
     "html200": set(),
 }
 HTML = b"<!DOCTYPE html><html><head><title>Eurostat</title></head><body><h1>Welcome</h1></body></html>"
@@ -144,7 +144,7 @@ class HostileApi:
         elif s == "long_label":
             category = doc["dimension"][o["dim"]]["category"]
             if o["code"] in category["label"]:
-                category["label"][o["code"]] = "L" * o["length"]
+                category["label"][o["code"]] = o.get("char", "L") * o["length"]
         text = json.dumps(doc)
         if s == "nan":  # the first value of the body becomes a non-standard literal (Python's json writes NaN too)
             text = re.sub(r'("value":\s*\{"\d+":\s*)-?[0-9.eE+-]+', r"\g<1>" + o.get("literal", "NaN"), text, count=1)
@@ -174,7 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if not head_only:
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client was killed mid-answer (a test does that)
+                pass
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._reply(False)

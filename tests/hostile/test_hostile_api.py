@@ -238,3 +238,34 @@ def test_a_run_id_that_is_a_path_is_rejected(settings, monkeypatch, hostile, run
         "MULTILEVEL_WAREHOUSE_URL": settings.warehouse_url, "MULTILEVEL_DATASETS_FILE": str(settings.datasets_file)})
     assert result.exit_code == 1 and f"run id {run_id!r} must be" in result.stderr
     assert hostile.requests == []
+
+
+# --- 11. limits every warehouse agrees on ---------------------------------------------------------------------------
+def test_a_code_too_long_for_the_warehouse_columns_fails_validation_even_on_duckdb(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("long_code", dim="unit", code="PC", length=65)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1 and "rule text_length" in err and "over 64 bytes" in err  # rows or the category list
+    assert_unchanged(settings, before)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_label_too_long_is_cut_to_the_same_bytes_on_every_warehouse(kind, settings, request, tmp_path, hostile):
+    hostile.use("long_label", dim=SPLIT, code="MEDAGEPOP", length=700, char="é")  # 1400 bytes, 700 characters
+    with warehouse_url(kind, request, tmp_path) as url:
+        settings.warehouse_url = url
+        assert harvest_dataset(settings, DATASET).status == "loaded"
+        with connect(url) as wh:
+            (label,) = wh.query("SELECT label FROM eurostat.labels WHERE code = 'MEDAGEPOP'")[0]
+    assert label.endswith("...") and label.startswith("é" * 500) and len(label.encode()) <= 1024
+
+
+# --- 9. an HTML page with HTTP 200 (conformance made it transient, issue 9.3) -----------------------------------------
+def test_an_html_page_instead_of_data_is_transient_and_leaves_the_current_view(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("html200")
+    code, err = harvest(settings, monkeypatch)
+    assert code == 75, err
+    assert "Traceback" not in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"

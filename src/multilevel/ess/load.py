@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,10 +26,13 @@ from multilevel.errors import InputFileError, StageError, WarehouseError
 from multilevel.ess.config import RoundConfig, load_round
 from multilevel.ess.reader import read_respondents
 from multilevel.ess.validate import validate_respondents
+from multilevel.eurostat.plan import check_run_id
 from multilevel.httpclient import HttpClient
+from multilevel.redaction import public_url
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.warehouse import Warehouse, connect, quote
+from multilevel.workdir import remove_abandoned, work_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def fetch_source(source: str, folder: Path, settings: Settings) -> Path:
         # the project's one HTTP client: retries, timeouts and the total deadline; any host (portals redirect to
         # storage hosts) and no query in logs (a signed URL's query is a credential)
         http = HttpClient.from_settings(settings, any_host=True, log_query=False)
-        shown = parsed._replace(query="", fragment="").geturl()
+        shown = public_url(source)  # no userinfo, no query: a signed URL carries its signature there
         try:
             fetched = http.get(source, what=f"ESS file {shown}", to_file=target)
         finally:
@@ -69,7 +71,9 @@ def fetch_source(source: str, folder: Path, settings: Settings) -> Path:
         if fetched.status >= 400:
             raise InputFileError(f"{shown} answered HTTP {fetched.status}; check the URL")
         return target
-    raise InputFileError(f"unsupported ESS source {source!r}: use a path, file://, s3:// or https:// URL")
+    raise InputFileError(
+        f"unsupported ESS source {public_url(source)!r}: use a path, file://, s3:// or https:// URL"
+    )
 
 
 def detect_round(path: Path) -> int:
@@ -158,9 +162,10 @@ def load_ess(
     from multilevel.ess.views import create_context_views, missing_sources
     from multilevel.reference import load_reference
 
-    run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    with tempfile.TemporaryDirectory(prefix="multilevel-ess-") as tmp:
-        path = fetch_source(source, Path(tmp), settings)
+    run_id = check_run_id(run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6])
+    remove_abandoned()  # working folders of runs that were killed
+    with work_dir("ess") as tmp:
+        path = fetch_source(source, tmp, settings)
         found = detect_round(path)
         if essround is not None and found != essround:
             raise InputFileError(f"{path.name} holds ESS round {found}, not round {essround} as asked")

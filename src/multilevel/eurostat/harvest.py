@@ -3,12 +3,13 @@
 Slices download concurrently, but only a few at a time (``max_concurrent_downloads``): Eurostat is a shared public
 service. Parsing and validation run in worker processes, one per core (``slice_processes``). Intermediate files go
 to a temporary folder; validated slices go to the configured stage.
+Working folders and stage runs left by killed runs are removed by the next run (``multilevel.workdir``,
+``steps.remove_orphan_runs``).
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -16,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multilevel.datasets import load_datasets
-from multilevel.errors import MultilevelError, TransientError, VersionDrift
+from multilevel.errors import (
+    EXIT_TERMINAL,
+    EXIT_TRANSIENT,
+    ConfigError,
+    MultilevelError,
+    TransientError,
+    VersionDrift,
+)
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.plan import Plan, new_run_id
 from multilevel.eurostat.steps import (
@@ -28,6 +36,7 @@ from multilevel.eurostat.steps import (
 from multilevel.eurostat.workers import slice_pool, validate_and_stage
 from multilevel.settings import Settings
 from multilevel.warehouse.history import LoadResult
+from multilevel.workdir import remove_abandoned, work_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,7 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     processes (see ``workers``). ``progress(done, total, message)`` is called after each slice.
     """
     client = client or EurostatClient.from_settings(settings)
+    remove_abandoned()  # working folders of runs that were killed
     try:
         return _harvest_run(settings, code, client, progress)
     except VersionDrift as drift:
@@ -84,7 +94,7 @@ def _harvest_run(settings: Settings, code: str, client: EurostatClient,
     if not plan.changed:
         return HarvestResult(plan.dataset, plan.run_id, "unchanged")
     try:
-        with tempfile.TemporaryDirectory(prefix=f"multilevel-{plan.dataset}-") as tmp, \
+        with work_dir(plan.dataset) as tmp, \
                 slice_pool(min(settings.slice_processes, len(plan.slices))) as workers:
             pool = ThreadPoolExecutor(settings.max_concurrent_downloads)
             try:
@@ -107,6 +117,17 @@ def _harvest_run(settings: Settings, code: str, client: EurostatClient,
     return HarvestResult(plan.dataset, plan.run_id, result.status, result)
 
 
+class HarvestFailed(MultilevelError):
+    """Some datasets of a multi-dataset harvest failed; exit 75 only if every failure is transient."""
+
+    def __init__(self, failures: dict[str, MultilevelError], total: int):
+        names = "; ".join(f"{code} ({str(e).splitlines()[0][:200]})" for code, e in failures.items())
+        super().__init__(f"{len(failures)} of {total} datasets failed: {names}")
+        self.failures = failures
+        transient = all(e.exit_code == EXIT_TRANSIENT for e in failures.values())
+        self.exit_code = EXIT_TRANSIENT if transient else EXIT_TERMINAL
+
+
 def _record_failure(settings: Settings, dataset: str, run_id: str, error: MultilevelError,
                     plan: Plan | None = None) -> None:
     """Write the failure to load_log; if the warehouse itself is what failed, say so in the log and go on."""
@@ -119,4 +140,12 @@ def _record_failure(settings: Settings, dataset: str, run_id: str, error: Multil
 
 
 def dataset_codes(settings: Settings, codes: list[str] | tuple[str, ...]) -> list[str]:
-    return list(codes) or [d.code for d in load_datasets(settings.datasets_file)]
+    """The datasets to harvest (all configured ones by default); an unknown code stops everything before it starts."""
+    configured = [d.code for d in load_datasets(settings.datasets_file)]
+    unknown = [c for c in codes if c.lower() not in configured]
+    if unknown:
+        raise ConfigError(
+            f"dataset(s) {', '.join(unknown)} not configured (known: {', '.join(configured)}); add them to "
+            "datasets.yaml"
+        )
+    return [c.lower() for c in codes] or configured

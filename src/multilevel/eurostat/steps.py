@@ -18,6 +18,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -40,7 +41,8 @@ from multilevel.eurostat.plan import Plan, check_run_id, make_plan
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.stage.retention import prune_runs
-from multilevel.validate.eurostat import validate_slice
+from multilevel.textlimits import MAX_UPDATE_BYTES, utf8_length
+from multilevel.validate.eurostat import fit_labels, validate_slice
 from multilevel.warehouse import connect
 from multilevel.warehouse.history import (
     LoadResult,
@@ -82,9 +84,8 @@ class PlanOutcome:
 def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = None, out: str | None = None,
               client: EurostatClient | None = None) -> PlanOutcome:
     dataset = get_dataset(dataset_code, settings.datasets_file)
-    if run_id:
-        check_run_id(run_id)
     if run_id:  # a retried plan step of the same run keeps the plan it already wrote (run files are immutable)
+        check_run_id(run_id)
         url = out or default_plan_url(settings, dataset.code, run_id)
         store, key = split_url(url)
         if store.exists(key):
@@ -102,6 +103,7 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
         plan = make_plan(client, dataset, last_loaded=last, current_counts=counts,
                          max_row_drop_fraction=settings.max_row_drop_fraction, run_id=run_id,
                          max_cells=settings.max_cells_per_request, last_loaded_at=last_at)
+        remove_orphan_runs(settings, wh, dataset.code, keep=plan.run_id)
         if not plan.changed:
             # The check itself is worth a log row (when did we last look?); no data, no stage files.
             ensure_schema(wh)
@@ -116,12 +118,57 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
     return PlanOutcome(plan, url)
 
 
+def remove_orphan_runs(settings: Settings, wh, dataset: str, *, keep: str) -> list[str]:
+    """Delete the stage folders of runs of ``dataset`` that never loaded and never will (killed or failed runs).
+
+    A run is an orphan when it has no manifest.json (the load writes it first), is not recorded as loaded, and was
+    planned more than ``orphan_run_hours`` ago (younger runs may still be running elsewhere). Loaded runs are left to
+    the retention of loaded runs. A failed clean-up is logged, never fatal: it must not block the harvest.
+    """
+    cutoff = now_utc().replace(tzinfo=UTC) - timedelta(hours=settings.orphan_run_hours)
+    try:
+        stage = open_store(settings.stage_url)
+        keys = stage.list(f"eurostat/{dataset}")
+        runs: dict[str, list[str]] = {}
+        for key in keys:
+            parts = key.split("/")
+            if len(parts) >= 4:
+                runs.setdefault(parts[2], []).append(key)
+        loaded = set()
+        if runs and wh.relation_exists("eurostat", "load_log"):
+            sql = "SELECT run_id FROM eurostat.load_log WHERE dataset = %s AND status = 'loaded'"
+            loaded = {r for (r,) in wh.query(sql, (dataset,))}
+        removed = []
+        for run, files in sorted(runs.items()):
+            prefix = f"eurostat/{dataset}/{run}"
+            if run == keep or run in loaded or f"{prefix}/manifest.json" in files or f"{prefix}/plan.json" not in files:
+                continue
+            planned = datetime.fromisoformat(json.loads(stage.read_bytes(f"{prefix}/plan.json"))["created_at"])
+            if planned.tzinfo is None:
+                planned = planned.replace(tzinfo=UTC)
+            if planned > cutoff:
+                continue
+            files.sort(key=lambda k: k.endswith("/plan.json"))  # plan last: an interrupted clean-up is found again
+            stage.delete(files)
+            removed.append(run)
+        if removed:
+            log.info("removed %d orphan run(s) of %s from the stage (never loaded, planned before %s): %s",
+                     len(removed), dataset, cutoff.isoformat(timespec="seconds"), ", ".join(removed))
+        return removed
+    except (MultilevelError, ValueError, KeyError) as e:
+        log.warning("could not remove orphan runs of %s from the stage: %s", dataset, e)
+        return []
+
+
 def check_plan(settings: Settings, plan: Plan, last: tuple[str | None, str | None] | None, counts: dict[str, int],
                loaded: list[str]) -> None:
     """Refuse a plan that would leave the current view wrong: older data, no slice, another shape, vanished codes."""
     if last is not None and not settings.accept_older_data:
         check_not_older(plan.dataset, plan.update_data, last[0], what="the dataflow",
                         setting="MULTILEVEL_ACCEPT_OLDER_DATA")
+    for name, value in (("UPDATE_DATA", plan.update_data), ("UPDATE_STRUCTURE", plan.update_structure)):
+        if value is not None and utf8_length(value) > MAX_UPDATE_BYTES:
+            raise ParseError(f"{plan.dataset}: the dataflow's {name} {value[:80]!r} is not a date; is the API right?")
     if not plan.slices:
         wanted = get_dataset(plan.dataset, settings.datasets_file).filters.get(plan.split)
         among = f" among those datasets.yaml's filters select ({', '.join(wanted)})" if wanted else ""
@@ -200,6 +247,7 @@ def validate_step(settings: Settings, plan: Plan, slice_id: str, raw: str, out: 
             "was loaded; run again later (if it persists, check the codes in datasets.yaml)"
         )
     validate_slice(frame, dataset, expected_min_rows=slice_.expected_min_rows, filters=slice_.filters)
+    labels = fit_labels(labels, plan.dataset)
     store, key = split_url(out)
     store.write_bytes(key, frame_to_parquet(frame, labels))
     log.info("validate %s slice %s: %d rows ok", plan.dataset, slice_id, len(frame))

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 
+from multilevel import redaction
 from multilevel.eurostat.plan import Plan
 from multilevel.settings import Settings
 
@@ -44,10 +45,12 @@ class InlineExecutor(Executor):
         return future
 
 
-def _init_worker(environ: dict[str, str], level: int) -> None:
+def _init_worker(environ: dict[str, str], level: int, secrets: tuple[str, ...] = ()) -> None:
     os.environ.clear()
     os.environ.update(environ)
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    redaction.register(*secrets)  # e.g. a password read from /run/secrets, not in the environment
+    redaction.install()  # botocore's DEBUG lines from a worker carry keys and tokens too
 
 
 @contextmanager
@@ -60,7 +63,7 @@ def slice_pool(processes: int) -> Iterator[Executor]:
     context.set_forkserver_preload(PRELOAD)
     level = logging.getLogger("multilevel").getEffectiveLevel()
     pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_init_worker,
-                               initargs=(dict(os.environ), level))
+                               initargs=(dict(os.environ), level, redaction.registered()))
     try:
         yield pool
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -32,16 +33,25 @@ class FolderStore(Store):
 
     def _atomic_write(self, key: str, write) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        tmp = None
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+        except BaseException as e:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            if isinstance(e, OSError):  # disk full, read-only, permissions: a clear error, not a traceback
+                hint = (
+                    "the disk is full: free space there and run again"
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+                    else "check that the folder exists and is writable"
+                )
+                raise StageError(f"cannot write {self.url_for(key)}: {e.strerror or e}; {hint}") from None
             raise
 
     def write_bytes(self, key: str, data: bytes) -> None:

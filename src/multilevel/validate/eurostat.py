@@ -15,6 +15,7 @@ Rules:
 ``value_finite``     value is a finite number, or NULL with a flag (``:`` or ``|C`` cells)
 ``value_nonnegative`` value >= 0, only for datasets configured ``nonnegative: true``
 ``min_rows``         at least ``expected_min_rows`` rows (the caller derives it from the last load)
+``text_length``      codes, periods and flags fit the warehouse columns (UTF-8 bytes, see ``TEXT_LIMITS``)
 ``slice_membership`` every row belongs to the slice: its split code and filters (an API that ignores a filter
                      would otherwise stage the same cells in several slices)
 ==================== =====================================================================================
@@ -38,6 +39,7 @@ with warnings.catch_warnings():
 
 from multilevel.datasets import Dataset
 from multilevel.errors import ValidationFailed
+from multilevel.textlimits import MAX_CODE_BYTES, MAX_FLAG_BYTES, MAX_LABEL_BYTES, MAX_TIME_BYTES, fit_text, utf8_length
 from multilevel.validate.flags import explain_flag, known_flags
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,9 @@ FIXES = {
     "check the body for inf or empty cells",
     "value_nonnegative": "the dataset is configured nonnegative: true; check the unit and the source, or set "
     "nonnegative: false in datasets.yaml if negative values are genuine",
+    "text_length": f"codes longer than {MAX_CODE_BYTES} bytes (periods and flags: {MAX_TIME_BYTES}) do not fit the "
+    "warehouse columns on Redshift and PostgreSQL; the body is corrupt, or Eurostat changed its codes: then widen "
+    "the columns (sql/eurostat, warehouse/history.py) and TEXT_LIMITS together",
     "slice_membership": "the API answered rows outside the requested slice (it ignored the split or a filter): "
     "nothing was staged; download the slice again, and check the filters in datasets.yaml if it persists",
     "min_rows": "far fewer rows than the last load: check the filters and the API answer; if the drop is "
@@ -205,6 +210,7 @@ def validate_slice(
         build_schema(work, dataset).validate(work, lazy=True, inplace=True)
     except SchemaErrors as e:
         failures.extend(_collect(e.failure_cases, work))
+    failures.extend(_too_long(work))
     if filters:
         failures.extend(_outside_slice(work, filters))
     if expected_min_rows is not None and len(work) < expected_min_rows:
@@ -223,6 +229,49 @@ def validate_slice(
         raise err
     log.debug("dataset %s: %d rows passed validation", dataset.code, len(work))
     return frame
+
+
+def text_limit(column: str) -> int:
+    """The size in UTF-8 bytes of the warehouse column a frame column goes to."""
+    return {TIME_COLUMN: MAX_TIME_BYTES, FLAG_COLUMN: MAX_FLAG_BYTES}.get(column, MAX_CODE_BYTES)
+
+
+def _long_values(series: pd.Series, limit: int) -> set[str]:
+    """Distinct values longer than ``limit`` UTF-8 bytes (computed once per distinct value)."""
+    return {v for v in series.dropna().unique() if isinstance(v, str) and utf8_length(v) > limit}
+
+
+def _too_long(frame: pd.DataFrame) -> list[RuleFailure]:
+    """Rows whose codes, period or flag would not fit the warehouse columns."""
+    outside = np.zeros(len(frame), dtype=bool)
+    what = []
+    for column in [*key_columns(frame), FLAG_COLUMN]:
+        limit = text_limit(column)
+        long = _long_values(frame[column], limit)
+        if long:
+            outside |= frame[column].isin(long).to_numpy()
+            what.append(f"{column} over {limit} bytes")
+    if not outside.any():
+        return []
+    rows = np.flatnonzero(outside)
+    return [RuleFailure("text_length", len(rows), frame.iloc[rows[:MAX_EXAMPLES]], "; ".join(what))]
+
+
+def fit_labels(labels: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Labels as the warehouse stores them: a code too long is an error, a label too long is cut with "..."."""
+    long_codes = _long_values(labels["code"], MAX_CODE_BYTES) | _long_values(labels["dimension"], MAX_CODE_BYTES)
+    if long_codes:
+        shown = ", ".join(sorted(c[:80] for c in long_codes)[:MAX_EXAMPLES])
+        raise ValidationFailed(
+            f"dataset {dataset}: rule text_length failed: category codes over {MAX_CODE_BYTES} bytes: {shown}. "
+            f"what to do: {FIXES['text_length']}"
+        )
+    long_labels = _long_values(labels["label"], MAX_LABEL_BYTES)
+    if not long_labels:
+        return labels
+    log.warning("dataset %s: %d label(s) longer than %d bytes are cut", dataset, len(long_labels), MAX_LABEL_BYTES)
+    cut = {v: fit_text(v, MAX_LABEL_BYTES) for v in long_labels}
+    return labels.assign(label=labels["label"].map(lambda v: cut.get(v, v)))
 
 
 def _outside_slice(frame: pd.DataFrame, filters: dict[str, list[str]]) -> list[RuleFailure]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from multilevel import paths
 from multilevel.datasets import check_identifier
-from multilevel.errors import ConfigError, WarehouseError
+from multilevel.errors import ConfigError, MultilevelError, WarehouseError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,7 +174,11 @@ class Warehouse(ABC):
         except BaseException:
             self._rollback()
             raise
-        self._commit()
+        try:
+            self._commit()
+        except MultilevelError as e:
+            self._rollback()  # a failed COMMIT leaves nothing written; make sure the connection is clean again
+            raise type(e)(f"COMMIT failed, nothing of this transaction was written: {e}") from None
 
     def sql_file(self, relpath: str) -> str:
         """The text of ``sql/<relpath>`` as this warehouse's dialect runs it (see ``Dialect.sql``)."""

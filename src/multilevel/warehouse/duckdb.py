@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import duckdb
 from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
+from multilevel.workdir import work_dir
 
 if TYPE_CHECKING:
     from multilevel.settings import Settings
@@ -111,10 +111,10 @@ class DuckDBWarehouse(Warehouse):
         return self._run(sql, params).df()
 
     def _begin(self) -> None:
-        self.con.execute("BEGIN TRANSACTION")
+        self._run("BEGIN TRANSACTION", None)
 
     def _commit(self) -> None:
-        self.con.execute("COMMIT")
+        self._run("COMMIT", None)
 
     def _rollback(self) -> None:
         try:
@@ -126,7 +126,7 @@ class DuckDBWarehouse(Warehouse):
         if not keys:
             return 0
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="multilevel-copy-") as tmp:
+        with work_dir("copy") as tmp:
             files = []
             for i, key in enumerate(keys):
                 local = store.local_path(key)

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 
 from multilevel.datasets import check_identifier
 from multilevel.errors import StageError, StructureChanged, ValidationFailed
+from multilevel.redaction import redact
 from multilevel.stage import Store
+from multilevel.textlimits import MAX_CODE_BYTES, MAX_MESSAGE_BYTES, fit_text
 from multilevel.warehouse.base import Warehouse, qualified, quote
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def _fragments(dataset: str, dimensions: list[str]) -> dict[str, str]:
         "current": qualified(SCHEMA, dataset),
         "staging": quote(f"stg_{dataset}"),
         "current_index": quote(f"{dataset}_current_key"),
-        "dimension_columns": ",\n    ".join(f"{quote(d)} VARCHAR(64) NOT NULL" for d in dims),
+        "dimension_columns": ",\n    ".join(f"{quote(d)} VARCHAR({MAX_CODE_BYTES}) NOT NULL" for d in dims),
         "dimension_list": ", ".join(quote(d) for d in dims),
         "staged_dimension_list": ", ".join(f"s.{quote(d)}" for d in dims),
         "key_columns": ", ".join(quote(k) for k in keys),
@@ -140,7 +142,7 @@ def record_run(wh: Warehouse, dataset: str, run_id: str, status: str, *, started
         "status, rows_received, rows_inserted, rows_closed, rows_unchanged, message) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (dataset, run_id, started_at, now_utc(), update_data, update_structure, status, *counts,
-         (message or "")[:1000] or None),
+         fit_text(redact(message or ""), MAX_MESSAGE_BYTES) or None),
     )
 
 

@@ -4,16 +4,15 @@ driver needs it."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from multilevel.errors import WarehouseError
 from multilevel.stage import Store
+from multilevel.workdir import work_dir
 
 BATCH_ROWS = 64_000
 
@@ -26,8 +25,8 @@ def parquet_file(store: Store, key: str) -> Iterator[pq.ParquetFile]:
         with pq.ParquetFile(local) as f:
             yield f
         return
-    with tempfile.TemporaryDirectory(prefix="multilevel-copy-") as tmp:
-        path = Path(tmp) / "part.parquet"
+    with work_dir("copy") as tmp:  # owned: a killed run's folder is removed by the next run
+        path = tmp / "part.parquet"
         store.download(key, path)
         with pq.ParquetFile(path) as f:
             yield f

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
+from multilevel.redaction import split_credentials
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
 from multilevel.warehouse.parquet import parquet_batches
@@ -39,6 +40,13 @@ LOCK_TIMEOUT = "10min"
 # EXPLAIN ANALYZE, notes of issue 10). Other queries (reports, views) keep the server's planner settings.
 MERGE_SETTINGS = {"work_mem": "256MB", "enable_mergejoin": "off", "enable_nestloop": "off"}
 _CHANGES = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|COPY)\b")
+# Connection failures a retry cannot fix (libpq reports them without a SQLSTATE, so by their text): wrong password,
+# unknown role or database, no pg_hba.conf entry. Everything else (refused, timeout, too many clients) is transient.
+_REFUSED_FOR_GOOD = re.compile(
+    r"authentication failed|does not exist|no pg_hba\.conf entry|not permitted to log in|password is required|"
+    r"permission denied for database",
+    re.I,
+)
 
 
 def batch_to_csv(batch: pa.RecordBatch) -> bytes:
@@ -56,15 +64,20 @@ class PostgresWarehouse(Warehouse):
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 15, "application_name": "multilevel"}
         password = password_for(url, settings)
         if password is not None:
-            kwargs["password"] = password
+            kwargs["password"] = password  # never inside the conninfo: libpq would echo a mis-parsed URL
+        url = split_credentials(url)[0]
         conninfo = "postgresql" + url[url.index(":") :] if url.startswith("postgres:") else url
         started = time.perf_counter()
         try:
             self.con = psycopg.connect(conninfo, **kwargs)
         except psycopg.OperationalError as e:
-            raise WarehouseBusy(
-                f"cannot connect to {self.url}: {str(e).strip()}; run again when it is up"
-            ) from e
+            reason = str(e).strip()
+            if _REFUSED_FOR_GOOD.search(reason):
+                raise ConfigError(
+                    f"PostgreSQL refused {self.url}: {reason}. Retrying cannot help: check the user, the password "
+                    "(MULTILEVEL_WAREHOUSE_PASSWORD or the URL) and the database name in MULTILEVEL_WAREHOUSE_URL"
+                ) from None
+            raise WarehouseBusy(f"cannot connect to {self.url}: {reason}; run again when it is up") from None
         except psycopg.ProgrammingError as e:
             raise ConfigError(f"bad PostgreSQL URL {self.url}: {e}") from e
         self.con.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")

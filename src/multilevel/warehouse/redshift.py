@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import redshift_connector
 
 from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
+from multilevel.redaction import split_credentials
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse, render_sql
 from multilevel.warehouse.parquet import parquet_batches
@@ -90,7 +91,7 @@ _CHANGES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE)\b", re.I)
 
 def connection_options(url: str, settings: Settings | None) -> tuple[dict[str, Any], str]:
     """(keyword arguments for redshift_connector.connect, copy mode) from a redshift:// or redshift+iam:// URL."""
-    parts = urlsplit(url)
+    parts = urlsplit(split_credentials(url)[0])  # a password with unencoded '/', '#' or '?' must not split the URL
     if parts.scheme not in ("redshift", "redshift+iam") or not parts.hostname:
         raise ConfigError(
             f"Redshift URL {redact(url)!r} must look like redshift://user@host:5439/database "
@@ -140,7 +141,7 @@ def connection_options(url: str, settings: Settings | None) -> tuple[dict[str, A
                 f"Redshift URL {redact(url)!r} names no user: redshift://user@host:5439/database"
             )
         kwargs["user"] = user
-        password = unquote(parts.password) if parts.password is not None else password_for(url, settings)
+        password = password_for(url, settings)
         if password is None:
             raise ConfigError(
                 f"no password for {redact(url)}: set MULTILEVEL_WAREHOUSE_PASSWORD (or the "
