@@ -8,6 +8,7 @@ import pytest
 
 from multilevel.datasets import load_datasets
 from workflows import catalogue, generate, validate
+from workflows.argo_rules import Attempt, next_retry
 from workflows.steps import TRANSIENT_EXIT_CODE
 
 
@@ -100,13 +101,7 @@ def test_every_step_has_production_settings(manifests):
         for template in _containers(manifest):
             c = template["container"]
             assert template["activeDeadlineSeconds"] > 0
-            retry = template["retryStrategy"]
-            assert retry["expression"] == (
-                f'asInt(lastRetry.exitCode) == {TRANSIENT_EXIT_CODE} || lastRetry.status == "Error"'
-            )
-            assert retry["backoff"]["duration"] and retry["backoff"]["cap"] and int(retry["limit"]) > 0
-            # maxDuration is a window from the first attempt (operator.go processNodeRetries): never a per-wait cap
-            assert "maxDuration" not in retry["backoff"]
+            _retries_as_argo_would(template["name"], template["retryStrategy"])
             assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
             sc = c["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
@@ -116,6 +111,30 @@ def test_every_step_has_production_settings(manifests):
             assert c["envFrom"][0] == {"configMapRef": {"name": "multilevel-settings"}}
             for env in c.get("env", []):
                 assert "value" not in env, f"{template['name']}: plain env {env['name']}; use the ConfigMap"
+
+
+def _retries_as_argo_would(name: str, strategy: dict) -> None:
+    """The retry strategy judged by what Argo does with it (workflows/argo_rules.next_retry follows operator.go
+    processNodeRetries), not by its text."""
+    minute = 60.0
+    # a transient failure late in a long step (50 min in) is still retried: no window cut it short
+    late = next_retry(strategy, [Attempt("Failed", TRANSIENT_EXIT_CODE, 0.0, 50 * minute)])
+    assert late.retry and late.deadline is None, f"{name}: a late exit {TRANSIENT_EXIT_CODE} is not retried"
+    # a pod that died without an exit code (eviction, spot interruption, node loss) is retried
+    assert next_retry(strategy, [Attempt("Error", None, 0.0, 1.0)]).retry, f"{name}: a lost pod is not retried"
+    # bad input (exit 1) is not retried: retrying cannot help
+    assert not next_retry(strategy, [Attempt("Failed", 1, 0.0, 1.0)]).retry, f"{name}: exit 1 is retried"
+    # waits grow and stop at a cap, and the retries end
+    attempts, waits = [], []
+    for n in range(1, 20):
+        attempts.append(Attempt("Failed", TRANSIENT_EXIT_CODE, n * minute, n * minute + 1))
+        decision = next_retry(strategy, attempts)
+        if not decision.retry:
+            break
+        waits.append(decision.wait)
+    assert waits and waits == sorted(waits) and waits[-1] > waits[0], f"{name}: waits {waits} do not back off"
+    assert len(waits) < 19, f"{name}: retries never end"
+    assert max(waits) <= 10 * minute, f"{name}: a wait of {max(waits)} s is longer than a transient outage needs"
 
 
 def test_downloads_share_a_semaphore_and_loads_hold_a_dataset_mutex(manifests):
