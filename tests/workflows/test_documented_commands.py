@@ -62,6 +62,11 @@ def _set_keys(words: list[str]) -> list[str]:
     return keys
 
 
+def _parameters(template: dict) -> set[str]:
+    """The parameters a WorkflowTemplate declares (none when it has no ``arguments``, like eurostat-catalogue)."""
+    return {p["name"] for p in template["spec"].get("arguments", {}).get("parameters", [])}
+
+
 @pytest.mark.parametrize("doc,words", COMMANDS, ids=[" ".join(w)[:60] for _, w in COMMANDS])
 def test_documented_command_matches_what_is_generated(doc, words, rendered):
     docs = rendered["default"]
@@ -73,11 +78,11 @@ def test_documented_command_matches_what_is_generated(doc, words, rendered):
             kind, name = words[words.index("--from") + 1].split("/", 1)
             if kind in ("workflowtemplate", "wftmpl"):
                 assert name in templates, f"{where}: no WorkflowTemplate {name}"
-                declared = {p["name"] for p in templates[name]["spec"]["arguments"]["parameters"]}
+                declared = _parameters(templates[name])
             else:
                 assert kind in ("cronwf", "cronworkflow") and name in crons, f"{where}: no CronWorkflow {name}"
                 ref = crons[name]["spec"]["workflowSpec"]["workflowTemplateRef"]["name"]
-                declared = {p["name"] for p in templates[ref]["spec"]["arguments"]["parameters"]}
+                declared = _parameters(templates[ref])
             passed = [words[i + 1].split("=", 1)[0] for i, w in enumerate(words) if w in ("-p", "--parameter")]
             assert set(passed) <= declared, f"{where}: parameters {passed}, template declares {sorted(declared)}"
         elif "cron" in words:
