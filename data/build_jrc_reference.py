@@ -10,7 +10,7 @@ regions in (2013, 2016, 2021) and the versions Eurostat publishes in (2013, 2016
 
 Usage:
     python data/build_jrc_reference.py                       # rebuild nuts3_pieces.csv from the vendored files
-    python data/build_jrc_reference.py --refresh ../shared/nuts/jrc_converter   # re-vendor the six files first
+    python data/build_jrc_reference.py --refresh DIR   # re-vendor the six files from a JRC release folder
 
 Source and licence: data/reference/jrc_converter/MANIFEST.md (Joint Research Centre NUTS converter, via the
 MIT-licensed rOpenSci `nuts` package; cite both).
@@ -35,7 +35,7 @@ def file_name(old: str, new: str) -> str:
 
 
 def refresh(shared: Path, vendored: Path = VENDORED) -> None:
-    """Copy the needed matrices verbatim from the JRC folder (e.g. ../shared/nuts/jrc_converter)."""
+    """Copy the needed matrices verbatim from a JRC NUTS converter release folder (see MANIFEST.md)."""
     vendored.mkdir(parents=True, exist_ok=True)
     for old, new in PAIRS:
         shutil.copyfile(shared / file_name(old, new), vendored / file_name(old, new))

@@ -1,7 +1,7 @@
 """Make data/ess9_synthetic.dta: a synthetic file with the structure of ESS Round 9 edition 3.0 (ESS9e03.dta).
 
 Never real ESS rows (their licence forbids re-hosting): every value comes from a seeded random generator. What is
-real is the *shape*, taken from ../shared/ess/ess9e03_codebook_subset.csv: Stata 12 (format 115), 572 columns,
+real is the *shape*, taken from the ESS9 e03 codebook: Stata 12 (format 115), 572 columns,
 the storage types (byte/int/long/double/str), display formats, variable labels, value labels, extended missing
 values .a Not applicable, .b Refusal, .c Don't know, .d No answer, latin-1 strings, regions as NUTS 2016 codes at
 the level ``regunit`` gives per country, and weights built the way ESS builds them (anweight = pspwght x pweight).
