@@ -46,7 +46,7 @@ helm-lint: $(HELM) manifests-check ## helm lint and template (default, kind, EKS
 images: ## build every step image with docker, tagged $(IMAGE_REPOSITORY)/<step>:$(IMAGE_TAG)
 	@for step in $(STEP_IMAGES); do \
 		echo "building $(IMAGE_REPOSITORY)/$$step:$(IMAGE_TAG)"; \
-		DOCKER_BUILDKIT=1 $(DOCKER) build -f images/$$step/Dockerfile -t $(IMAGE_REPOSITORY)/$$step:$(IMAGE_TAG) . || exit 1; \
+		DOCKER_BUILDKIT=1 $(DOCKER) build -f images/Dockerfile --target $$step -t $(IMAGE_REPOSITORY)/$$step:$(IMAGE_TAG) . || exit 1; \
 	done
 
 .PHONY: kind-load

@@ -19,7 +19,7 @@ from hera.workflows.models import (
 
 from workflows.steps import SERVICE_ACCOUNT, TMP_VOLUME
 
-# A non-root uid/gid that the images create (images/*/Dockerfile: USER 10001).
+# A non-root uid/gid that the images create (images/Dockerfile: USER 10001).
 RUN_AS = 10001
 LABELS = {"app.kubernetes.io/name": "multilevel", "app.kubernetes.io/part-of": "multilevel"}
 

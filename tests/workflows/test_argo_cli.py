@@ -57,7 +57,12 @@ def test_container_runs_a_real_subcommand_with_its_options(container):
     command.make_context(" ".join(["multilevel", *path]), [_sample(a) for a in rest])
 
 
-def test_every_image_named_in_the_manifests_has_a_dockerfile():
+def _dockerfile_stages(text: str) -> dict[str, str]:
+    """Each `FROM base AS name` of a multi-stage Dockerfile, as {name: base}."""
+    return dict((name, base) for base, name in re.findall(r"^FROM (\S+) AS (\S+)$", text, re.M))
+
+
+def test_every_image_named_in_the_manifests_is_a_build_target_of_the_one_dockerfile():
     images = {
         c["image"]
         for m in build_manifests().values()
@@ -65,14 +70,22 @@ def test_every_image_named_in_the_manifests_has_a_dockerfile():
         if (c := t.get("container"))
     }
     assert images
+    dockerfile = ROOT / "images" / "Dockerfile"
+    text = dockerfile.read_text()
+    stages = _dockerfile_stages(text)
+    # Every base image is the same pinned Python; every step target builds on the shared non-root runtime stage.
+    bases = {base for base in stages.values() if base not in stages}
+    assert len(bases) == 1, f"{dockerfile}: one pinned base image, not {bases}"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", bases.pop()), (
+        f"{dockerfile}: base must be a pinned python:3.11.N-slim-bookworm"
+    )
+    runtime = text[text.index(" AS runtime"):].split("\nFROM ", 1)[0]
+    assert re.search(r"^USER\s+10001", runtime, re.M), f"{dockerfile}: the runtime stage must run as uid 10001"
+    make_steps = re.search(r"^STEP_IMAGES := (.+)$", (ROOT / "mk" / "argo.mk").read_text(), re.M).group(1).split()
     for image in images:
         step = re.match(r"^multilevel/([a-z0-9-]+):", image).group(1)
-        dockerfile = ROOT / "images" / step / "Dockerfile"
-        assert dockerfile.is_file(), f"{image}: no {dockerfile.relative_to(ROOT)}"
-        text = dockerfile.read_text()
-        assert re.search(r"^USER\s+10001", text, re.M), f"{dockerfile}: must run as uid 10001 (non-root)"
-        stages = re.findall(r"^FROM (\S+)", text, re.M)
-        assert len(stages) >= 2 and len(set(stages)) == 1, f"{dockerfile}: multi-stage on one pinned base"
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", stages[0]), (
-            f"{dockerfile}: base must be a pinned python:3.11.N-slim-bookworm"
-        )
+        assert stages.get(step) == "runtime", f"{image}: images/Dockerfile needs a target `FROM runtime AS {step}`"
+        assert step in make_steps, f"{image}: `make images` builds only {make_steps}"
+        # The target ships a virtualenv built by the file itself, not one from outside.
+        target = text[text.index(f" AS {step}\n"):].split("\nFROM ", 1)[0]
+        assert re.search(r"^COPY --from=venv-\S+ /opt/venv /opt/venv$", target, re.M), f"{step}: no virtualenv"
