@@ -8,17 +8,11 @@ subprocess in its own pod directory (workflows/local.py), and the catalogue's ``
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
-
-import boto3
 import psycopg
 import pytest
-from chart_support import ROOT, helm_template
+from chart_support import explain, local_cluster, s3_bucket
 
 from multilevel.standin import StandIn
-from workflows.local import LocalArgo
 
 # Two datasets of the stand-in's catalogue; the others stay unselected.
 SELECTED = ["demo_r_s000", "nama_10r_s001"]
@@ -27,45 +21,16 @@ FAILING = "nama_10r_s001"
 
 @pytest.fixture
 def cluster(tmp_path, helm, s3_env, postgres_url):
-    bucket = f"argo-{uuid.uuid4().hex[:10]}"
-    s3 = boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=bucket)
+    _, bucket = s3_bucket(s3_env)
     datasets = tmp_path / "datasets.yaml"
     datasets.write_text("selections:\n" + "".join(f"  - pattern: {code}\n" for code in SELECTED))
-    extra_env = {
-        "AWS_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"], "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "MULTILEVEL_DATASETS_FILE": str(datasets),
-        "MULTILEVEL_HTTP_MAX_RETRIES": "0",  # a failing API fails the step at once (Argo retries it)
-    }
     with StandIn(size="small", catalogue=6) as standin:
-        docs = helm_template(
-            helm, None,
-            "--set", f"settings.eurostatUrl={standin.url}",
-            "--set", f"settings.stageUrl=s3://{bucket}/stage",
-            "--set", f"settings.warehouseUrl={postgres_url}",
-            "--set", "stage.existingSecret=stage-keys",
-            "--set-json", f"settings.extraEnv={json.dumps(extra_env)}",
-        )
-        configmaps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
-        templates = {d["metadata"]["name"]: d for d in docs if d["kind"] == "WorkflowTemplate"}
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MULTILEVEL_", "AWS_"))}
-        base_env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{base_env.get('PATH', '')}"
-        argo = LocalArgo(
-            configmaps,
-            secrets={"stage-keys": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}},
-            base_env=base_env,
-            workdir=tmp_path / "pods",
-            image_paths=[datasets],
-            workflow_templates=templates,  # what templateRef finds in the namespace
+        argo, templates = local_cluster(
+            helm, tmp_path / "pods", eurostat_url=standin.url, bucket=bucket, warehouse=postgres_url,
+            s3_env=s3_env, datasets=datasets,
+            extra_env={"MULTILEVEL_HTTP_MAX_RETRIES": "0"},  # a failing API fails the step at once (Argo retries it)
         )
         yield argo, templates, standin, postgres_url
-
-
-def _explain(run) -> str:
-    return "\n".join(f"{n.path} {n.phase} exit={n.exit_code}\n{n.stderr[-1200:]}" for n in run.nodes
-                     if n.phase not in ("Succeeded", "Skipped"))
 
 
 def _log(warehouse: str) -> list[tuple]:
@@ -81,7 +46,7 @@ def test_catalogue_dag_checks_fans_out_isolates_failures_and_then_costs_one_requ
 
     # Day 1: both are new; one harvest fails (its API is down), the other loads; the exit handler records the failure.
     first = argo.submit(templates["eurostat-catalogue"], {}, name="eurostat-catalogue-day1")
-    assert first.phase == "Failed", _explain(first)
+    assert first.phase == "Failed", explain(first)
     assert [n.template for n in first.pods("check")] == ["check"]
     plans = sorted(n.argv[n.argv.index("plan") + 1] for n in first.pods("plan"))
     assert plans == sorted(SELECTED)  # one eurostat-harvest per changed dataset, through templateRef
@@ -97,14 +62,14 @@ def test_catalogue_dag_checks_fans_out_isolates_failures_and_then_costs_one_requ
     # Day 2: the API is back; the check hands over only the dataset that was never loaded.
     standin.clear()
     second = argo.submit(templates["eurostat-catalogue"], {}, name="eurostat-catalogue-day2")
-    assert second.phase == "Succeeded", _explain(second)
+    assert second.phase == "Succeeded", explain(second)
     assert [n.argv[n.argv.index("plan") + 1] for n in second.pods("plan")] == [FAILING]
     assert not second.pods("record-failures")
 
     # Day 3: nothing changed at Eurostat: one pod, one request (the catalogue), no harvest.
     standin.clear()
     third = argo.submit(templates["eurostat-catalogue"], {}, name="eurostat-catalogue-day3")
-    assert third.phase == "Succeeded", _explain(third)
+    assert third.phase == "Succeeded", explain(third)
     assert [n.template for n in third.pods()] == ["check"]
     assert [target for _, target, _ in standin.request_log] == ["/catalogue/toc/txt?lang=en"]
     assert {n.template for n in third.nodes if n.phase == "Skipped"} == {"harvests", "record-failures"}

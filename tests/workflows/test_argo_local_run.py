@@ -8,19 +8,15 @@ shared services a cluster needs, because every pod gets its own filesystem here 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import uuid
 from contextlib import contextmanager
 
-import boto3
 import psycopg
 import pyreadstat
 import pytest
-from chart_support import ROOT, helm_template
+from chart_support import ROOT, explain, helm_template, local_cluster, s3_bucket
 
 from multilevel.standin import StandIn
-from workflows.local import LocalArgo
 
 DATASET = "demo_r_pjangrp3"
 # Two slices keep the proof quick; the DAG and commands are the same for 2 or 22.
@@ -36,68 +32,24 @@ def cluster(tmp_path, helm, s3_env, postgres_url):
 
 @contextmanager
 def _cluster(tmp_path, helm, s3_env, warehouse, *helm_args, slices=SLICES):
-    bucket = f"argo-{uuid.uuid4().hex[:10]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_env["AWS_ENDPOINT_URL"],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket=bucket)
+    client, bucket = s3_bucket(s3_env)
     datasets = tmp_path / "datasets.yaml"
     datasets.write_text(
         f"datasets:\n  - code: {DATASET}\n    split: age\n    nonnegative: true\n"
         f"    filters: {{age: {json.dumps(slices)}}}\n"
     )
-    extra_env = {
-        "AWS_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "MULTILEVEL_DATASETS_FILE": str(datasets),
-    }
     with StandIn(size="small") as standin:
-        docs = helm_template(
-            helm,
-            None,
-            "--set",
-            f"settings.eurostatUrl={standin.url}",
-            "--set",
-            f"settings.stageUrl=s3://{bucket}/stage",
-            "--set",
-            f"settings.warehouseUrl={warehouse}",
-            "--set",
-            "stage.existingSecret=stage-keys",
-            "--set-json",
-            f"settings.extraEnv={json.dumps(extra_env)}",
-            *helm_args,
-        )
-        configmaps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
-        templates = {d["metadata"]["name"]: d for d in docs if d["kind"] == "WorkflowTemplate"}
-        # What the image provides: the package on PATH; nothing MULTILEVEL_* or AWS_* from this machine.
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MULTILEVEL_", "AWS_"))}
-        base_env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{base_env.get('PATH', '')}"
-        argo = LocalArgo(
-            configmaps,
-            secrets={"stage-keys": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}},
-            base_env=base_env,
-            workdir=tmp_path / "pods",
-            image_paths=[datasets],  # in a cluster the dataset configuration is part of the image
+        argo, templates = local_cluster(
+            helm, tmp_path / "pods", eurostat_url=standin.url, bucket=bucket, warehouse=warehouse,
+            s3_env=s3_env, datasets=datasets, helm_args=helm_args,
         )
         yield argo, templates, client, bucket, warehouse
-
-
-def _explain(run) -> str:
-    return "\n".join(
-        f"{n.path} {n.phase} exit={n.exit_code}\n{n.stderr[-1500:]}" for n in run.nodes if n.phase == "Failed"
-    )
 
 
 def test_eurostat_harvest_dag_runs_end_to_end(cluster):
     argo, templates, s3, bucket, warehouse = cluster
     run = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-a1b2c")
-    assert run.phase == "Succeeded", _explain(run)
+    assert run.phase == "Succeeded", explain(run)
     assert [len(run.pods(t)) for t in ("plan", "download", "validate", "stage", "load")] == [1, 2, 2, 2, 1]
     assert not run.pods("record-failure")  # the exit handler ran, and skipped: the run succeeded
     assert sorted(n.argv[n.argv.index("--slice") + 1] for n in run.pods("download")) == SLICES
@@ -128,7 +80,7 @@ def test_eurostat_harvest_dag_runs_end_to_end(cluster):
 
     # A second run finds nothing new: plan writes [] and `when` skips the fan-out and the load.
     again = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-d3e4f")
-    assert again.phase == "Succeeded", _explain(again)
+    assert again.phase == "Succeeded", explain(again)
     assert [n.template for n in again.pods()] == ["plan"]
     assert {n.template for n in again.nodes if n.phase == "Skipped"} == {"slice", "load", "record-failure"}
 
@@ -142,7 +94,7 @@ def test_ess_load_dag_runs_end_to_end(cluster):
         {"source": f"s3://{bucket}/ess/ess9_synthetic.dta", "round": "9"},
         name="ess-load-x9y8z",
     )
-    assert run.phase == "Succeeded", _explain(run)
+    assert run.phase == "Succeeded", explain(run)
     assert [n.template for n in run.pods()] == ["ess-load"]
     with psycopg.connect(warehouse) as db:
         rounds = db.execute("SELECT essround, count(*) FROM ess.respondents GROUP BY essround").fetchall()
@@ -169,9 +121,9 @@ def test_with_the_old_default_a_duckdb_warehouse_loses_the_load_while_the_run_su
     with _cluster(tmp_path, helm, s3_env, old_default, "--skip-schema-validation", slices=["TOTAL"]) as env:
         argo, templates = env[0], env[1]
         first = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-first")
-        assert first.phase == "Succeeded", _explain(first)
+        assert first.phase == "Succeeded", explain(first)
         second = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-again")
-    assert second.phase == "Succeeded", _explain(second)
+    assert second.phase == "Succeeded", explain(second)
     assert len(second.pods("download")) == 1, "the second run saw the first run's load: pods share a filesystem"
     # The load went into the load pod's own /tmp, and nowhere else.
     assert len(list((tmp_path / "pods").glob("load-*/volumes/tmp/warehouse.duckdb"))) == 2
