@@ -133,11 +133,12 @@ class Warehouse(ABC):
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         """Run one query and return all rows."""
 
-    @abstractmethod
-    def _begin(self) -> None: ...
+    # Plain SQL on every warehouse; _rollback differs (what a dead connection raises), so each implements it.
+    def _begin(self) -> None:
+        self.execute("BEGIN")
 
-    @abstractmethod
-    def _commit(self) -> None: ...
+    def _commit(self) -> None:
+        self.execute("COMMIT")
 
     @abstractmethod
     def _rollback(self) -> None: ...

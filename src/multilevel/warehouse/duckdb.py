@@ -110,12 +110,6 @@ class DuckDBWarehouse(Warehouse):
     def query_df(self, sql: str, params: Sequence[Any] | None = None):
         return self._run(sql, params).df()
 
-    def _begin(self) -> None:
-        self._run("BEGIN TRANSACTION", None)
-
-    def _commit(self) -> None:
-        self._run("COMMIT", None)
-
     def _rollback(self) -> None:
         try:
             self.con.execute("ROLLBACK")

@@ -130,12 +130,6 @@ class PostgresWarehouse(Warehouse):
         except psycopg.Error as e:
             raise self._error(e, sql) from e
 
-    def _begin(self) -> None:
-        self.execute("BEGIN")
-
-    def _commit(self) -> None:
-        self.execute("COMMIT")
-
     def _rollback(self) -> None:
         try:
             self.con.execute("ROLLBACK")

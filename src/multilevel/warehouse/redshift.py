@@ -281,12 +281,6 @@ class RedshiftWarehouse(Warehouse):
         finally:
             cursor.close()
 
-    def _begin(self) -> None:
-        self.execute("BEGIN")
-
-    def _commit(self) -> None:
-        self.execute("COMMIT")
-
     def _rollback(self) -> None:
         try:
             self.execute("ROLLBACK")
