@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +25,9 @@ from multilevel.errors import InputFileError, StageError, WarehouseError
 from multilevel.ess.config import RoundConfig, load_round
 from multilevel.ess.reader import read_respondents
 from multilevel.ess.validate import validate_respondents
-from multilevel.eurostat.plan import check_run_id
 from multilevel.httpclient import HttpClient
 from multilevel.redaction import public_url
+from multilevel.runs import check_run_id, new_run_id
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.warehouse import Warehouse, connect, quote
@@ -162,7 +161,7 @@ def load_ess(
     from multilevel.ess.views import create_context_views, missing_sources
     from multilevel.reference import load_reference
 
-    run_id = check_run_id(run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6])
+    run_id = check_run_id(run_id or new_run_id())
     remove_abandoned()  # working folders of runs that were killed
     with work_dir("ess") as tmp:
         path = fetch_source(source, tmp, settings)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from multilevel.datasets import load_datasets, load_selections
 from multilevel.errors import ApiError, MultilevelError
 from multilevel.eurostat.catalogue import CatalogueEntry, geo_levels, is_regional, regional_candidate
 from multilevel.eurostat.client import EurostatClient
+from multilevel.runs import check_run_id, new_run_id
 from multilevel.settings import Settings
 from multilevel.warehouse import connect
 from multilevel.warehouse.base import Warehouse
@@ -287,7 +287,7 @@ def _day_of(moment: datetime | None) -> str | None:
 def check(settings: Settings, client: EurostatClient | None = None) -> CheckResult:
     """Compare the catalogue with what the warehouse knows; ask the dataflow only where it may have changed."""
     client = client or EurostatClient.from_settings(settings)
-    check_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    check_id = new_run_id()
     started = now_utc()
     with connect(settings.warehouse_url, settings) as wh:
         ensure_catalogue_schema(wh)
@@ -415,7 +415,6 @@ def status(settings: Settings, *, stale_after_hours: float, now: datetime | None
 # --- a check run on Argo: what it handed to the harvests, and which of them never finished ---------------------
 def check_record_key(run_id: str) -> str:
     """Stage key of the datasets a check run handed over (``_checks`` can never be a dataset code)."""
-    from multilevel.eurostat.plan import check_run_id
 
     return f"eurostat/_checks/{check_run_id(run_id)}/changed.json"
 

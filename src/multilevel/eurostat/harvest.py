@@ -26,7 +26,7 @@ from multilevel.errors import (
     VersionDrift,
 )
 from multilevel.eurostat.client import EurostatClient
-from multilevel.eurostat.plan import Plan, new_run_id
+from multilevel.eurostat.plan import Plan
 from multilevel.eurostat.steps import (
     download_step,
     load_step,
@@ -34,6 +34,7 @@ from multilevel.eurostat.steps import (
     record_failure_step,
 )
 from multilevel.eurostat.workers import slice_pool, validate_and_stage
+from multilevel.runs import new_run_id
 from multilevel.settings import Settings
 from multilevel.warehouse.history import LoadResult
 from multilevel.workdir import remove_abandoned, work_dir

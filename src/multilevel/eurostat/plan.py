@@ -10,7 +10,6 @@ import json
 import logging
 import math
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,12 +17,12 @@ from datetime import UTC, datetime
 from multilevel.datasets import Dataset
 from multilevel.errors import ConfigError, ParseError
 from multilevel.eurostat.client import EurostatClient
+from multilevel.runs import check_run_id, new_run_id
 
 log = logging.getLogger(__name__)
 
 # Slice and run ids become path segments of the stage: they start with a letter or digit, so '.' and '..' never match.
 SLICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 WHOLE = "all"  # slice id of a dataset small enough for one request
 # Dimensions an automatic split prefers not to use when another needs as few requests: geo and time are what the
 # download step splits a refused (413) request on, so keeping them whole leaves that fallback its full range.
@@ -71,19 +70,6 @@ class Plan:
             return cls(**raw)
         except (ValueError, KeyError, TypeError) as e:
             raise ParseError(f"not a multilevel plan document ({e}); pass the file written by `multilevel plan`") from e
-
-
-def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
-def check_run_id(run_id: str) -> str:
-    """Return ``run_id`` if it can name a run's stage folder, else raise ConfigError (``..`` never can)."""
-    if not RUN_ID.match(run_id or "") or ".." in run_id:
-        raise ConfigError(
-            f"run id {run_id!r} must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return run_id
 
 
 def auto_slices(present: dict[str, list[str]], filters: dict[str, list[str]],

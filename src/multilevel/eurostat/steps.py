@@ -37,7 +37,8 @@ from multilevel.eurostat.guards import (
     check_warehouse_structure,
 )
 from multilevel.eurostat.jsonstat import parse_jsonstat
-from multilevel.eurostat.plan import Plan, check_run_id, make_plan
+from multilevel.eurostat.plan import Plan, make_plan
+from multilevel.runs import check_run_id
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.stage.retention import prune_runs
