@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -90,3 +92,101 @@ def test_ess_https_fetch_reports_exhausted_retries_as_transient_and_404_as_bad_i
     handler.failures = 0
     with pytest.raises(InputFileError, match="HTTP 404"):
         fetch_source(f"{base}/missing.dta", tmp_path, settings)
+
+
+class _Dripper:
+    """A raw HTTP/1.1 server: the first ``fast`` answers at once (kept alive), then each answer one byte every
+    ``seconds`` from the very first byte of the status line, for at most ``limit`` seconds; records who stopped."""
+
+    def __init__(self, fast: int = 0, seconds: float = 0.1, limit: float = 20.0):
+        self.fast, self.seconds, self.limit = fast, seconds, limit
+        self.outcomes: list[str] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        with conn:
+            while conn.recv(65536):  # one request per recv is enough for these GETs
+                if self.fast > 0:
+                    self.fast -= 1
+                    conn.sendall(answer)
+                    continue
+                ends = time.monotonic() + self.limit
+                try:
+                    for i in range(len(answer)):
+                        conn.sendall(answer[i:i + 1])
+                        if time.monotonic() < ends:
+                            time.sleep(self.seconds)
+                except OSError:
+                    self.outcomes.append("abandoned")
+                    return
+                self.outcomes.append("completed")
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def dripper():
+    servers = []
+
+    def make(**kwargs) -> _Dripper:
+        servers.append(_Dripper(**kwargs))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def _settled(server: _Dripper, count: int) -> list[str]:
+    ends = time.monotonic() + 10
+    while len(server.outcomes) < count and time.monotonic() < ends:
+        time.sleep(0.05)
+    return server.outcomes
+
+
+def test_a_status_line_dripped_byte_by_byte_hits_the_total_deadline(dripper):
+    """A read timeout restarts with every byte: only the deadline, armed before the request is sent, ends it."""
+    server = dripper(seconds=0.3)  # 78 bytes: 23 s to the end of the headers, each byte well within the read timeout
+    client = HttpClient(HttpPolicy(read_timeout=5, deadline=0.5, max_retries=1, backoff=0, allowed_hosts=None))
+    url = f"{server.url.replace('//', '//user:pw@')}/data/x?geo=DE"
+    with pytest.raises(ApiUnavailable) as info:
+        client.get(url, what="x [geo=DE]")
+    message = str(info.value)
+    assert info.value.exit_code == 75 and message.startswith("x [geo=DE]: failed 2 times")
+    assert f"no complete answer from {server.url}/data/x?geo=DE within the deadline of 0.5s" in message
+    assert "MULTILEVEL_HTTP_DEADLINE_SECONDS" in message and "pw@" not in message
+    assert _settled(server, 2) == ["abandoned", "abandoned"]  # the client hung up both times, mid-status line
+
+
+def test_a_kept_alive_connection_that_starts_dripping_hits_the_deadline_too(dripper):
+    server = dripper(fast=1, seconds=0.3)
+    client = HttpClient(HttpPolicy(read_timeout=5, deadline=0.5, max_retries=0, allowed_hosts=None))
+    assert client.get(f"{server.url}/a", what="a").body == b"{}"
+    with pytest.raises(ApiUnavailable, match="deadline of 0.5s"):
+        client.get(f"{server.url}/b", what="b")  # the same connection, reused from the pool
+    assert _settled(server, 1) == ["abandoned"]
+
+
+def test_ess_https_fetch_has_the_same_total_deadline(settings, tmp_path, dripper):
+    server = dripper(seconds=0.3)
+    settings.http_deadline_seconds = 0.5
+    settings.http_max_retries = 0
+    with pytest.raises(ApiUnavailable, match=r"ESS file .*ESS9e03\.dta.*deadline of 0\.5s") as info:
+        fetch_source(f"{server.url}/ESS9e03.dta?X-Amz-Signature=SECRET123", tmp_path, settings)
+    assert "SECRET123" not in str(info.value) and "(query hidden)" in str(info.value)
+    assert _settled(server, 1) == ["abandoned"]

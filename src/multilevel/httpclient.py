@@ -9,8 +9,10 @@ remote call shares one policy:
   served with 200 where data was asked for (rOpenGov/eurostat#302), a body shorter than its Content-Length, a
   truncated JSON document, a truncated gzip body sent without a Content-Encoding header.
 - **Timeouts**: a connect timeout, a read timeout (between two bytes), and a **total deadline per attempt**: a
-  server that drips one byte every two seconds never trips the read timeout, so the body is read in chunks and the
-  attempt is abandoned (and retried) once the deadline has passed.
+  server that drips one byte every two seconds never trips the read timeout (it restarts with every byte), whether
+  it drips the status line, the headers or the body. A watchdog armed before the request is sent shuts the sockets
+  of the attempt's connections when the deadline passes (our adapter's connection classes hand each socket to the
+  attempt in flight), so the blocked read returns wherever it is; the attempt is then retried as transient.
 - **Redirects** are followed by hand and only to allowed hosts (Eurostat's own, the base URL's own host, and any
   configured extra host, e.g. a mirror or the local stand-in); the "sorry" page is a transient failure; any other
   host is a terminal error that names the host and the setting.
@@ -33,7 +35,10 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from multilevel.errors import ApiError, ApiUnavailable
 
@@ -152,14 +157,112 @@ def content_problem(fetched: Fetched, expect: str | None) -> str | None:
     return None
 
 
-def _cut(response: requests.Response, expired: threading.Event) -> None:
-    """Watchdog: shut the socket of a response that is past its deadline, so the blocked read returns."""
-    expired.set()
+class _Deadline:
+    """One attempt's total deadline: the sockets it used, shut down by a watchdog once the deadline has passed.
+
+    Each socket is held as a duplicate descriptor (``socket.fromfd``): shutting that down ends the TCP connection
+    for every descriptor, TLS included (an ``SSLSocket`` cannot be duplicated, its descriptor can), and closing our
+    duplicate never touches a descriptor someone else may reuse.
+    """
+
+    def __init__(self, seconds: float):
+        self.expired = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: dict[int, socket.socket] = {}
+        self._done = False
+        self._timer = threading.Timer(max(0.0, seconds), self.expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _IN_FLIGHT.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _IN_FLIGHT.deadline = None
+        with self._lock:
+            self._done = True
+            for dup in self._sockets.values():
+                dup.close()
+            self._sockets.clear()
+
+    def adopt(self, sock: socket.socket | None) -> None:
+        """Watch ``sock`` (a new or a reused connection's); shut it at once if the deadline has already passed."""
+        if sock is None:
+            return
+        with self._lock:
+            if self._done or sock.fileno() < 0 or sock.fileno() in self._sockets:
+                return
+            dup = self._sockets[sock.fileno()] = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            if self.expired.is_set():
+                _shut(dup)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired.set()
+            for dup in self._sockets.values():
+                _shut(dup)
+
+
+def _shut(sock: socket.socket) -> None:
     try:
-        sock = response.raw.connection.sock  # urllib3 2: the HTTPConnection of a streamed response
-        sock.shutdown(socket.SHUT_RDWR)
-    except (AttributeError, OSError):
-        response.close()
+        sock.shutdown(socket.SHUT_RDWR)  # the blocked recv in the requesting thread returns at once
+    except OSError:
+        pass  # already closed by the other side
+
+
+_IN_FLIGHT = threading.local()  # this thread's attempt (sessions are per thread, one request at a time)
+
+
+def _adopt(sock: socket.socket | None) -> None:
+    deadline = getattr(_IN_FLIGHT, "deadline", None)
+    if deadline is not None:
+        deadline.adopt(sock)
+
+
+class _DeadlineConnection(HTTPConnection):
+    """A connection that hands its socket to the attempt in flight: when connected, and again when reused."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _adopt(sock)  # before any TLS handshake, which a hostile server can drip too
+        return sock
+
+    def request(self, *args, **kwargs):  # noqa: ANN002, ANN003 (urllib3's signature)
+        _adopt(self.sock)  # a kept-alive connection: connected during an earlier attempt
+        return super().request(*args, **kwargs)
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, HTTPSConnection):
+    pass
+
+
+class _DeadlinePool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineConnection
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_POOLS = {"http": _DeadlinePool, "https": _DeadlineHTTPSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter with connections the deadline watchdog can reach (direct and through an HTTP proxy)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs):  # noqa: ANN003
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools make their own connections: read timeouts only
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
 
 
 class HttpClient:
@@ -189,6 +292,9 @@ class HttpClient:
             session = requests.Session()
             session.headers["User-Agent"] = USER_AGENT
             session.max_redirects = self.policy.max_redirects
+            adapter = _DeadlineAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
@@ -259,59 +365,56 @@ class HttpClient:
         status: int | str = "-"
         size = 0
         redirects: list[str] = []
-        expired: threading.Event | None = None
-        watchdog: threading.Timer | None = None
+        # The read timeout restarts with every byte, so a server dripping its status line, headers or body would
+        # never time out: the watchdog, armed before the first byte is sent, covers connect, headers and body.
+        watch = _Deadline(policy.deadline)
         try:
-            while True:
-                remaining = max(0.001, deadline - self.clock())
-                timeout = (min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining))
-                response = self.session.get(url, timeout=timeout, stream=True, allow_redirects=False)
-                status = response.status_code
-                if response.is_redirect:
-                    response.close()
-                    url = self._follow(url, response.headers.get("Location", ""), what)
-                    redirects.append(url)
-                    if len(redirects) > policy.max_redirects:
-                        raise Transient(f"more than {policy.max_redirects} redirects")
-                    continue
-                break
-            headers = dict(response.headers)
-            # A read timeout restarts with every byte, so a server dripping one byte every two seconds would
-            # never time out: a watchdog cuts the connection when the attempt's total deadline has passed.
-            expired = threading.Event()
-            watchdog = threading.Timer(max(0.0, deadline - self.clock()), _cut, (response, expired))
-            watchdog.daemon = True
-            watchdog.start()
-            with response:
-                if to_file is not None and 200 <= status < 300:
-                    with open(to_file, "wb") as out:
-                        for chunk in self._chunks(response, deadline):
-                            out.write(chunk)
-                            size += len(chunk)
-                    return Fetched(url, status, headers, path=to_file, redirects=redirects)
-                body = b"".join(self._chunks(response, deadline))
-                size = len(body)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
+            with watch:
+                while True:
+                    remaining = max(0.001, deadline - self.clock())
+                    timeout = (min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining))
+                    response = self.session.get(url, timeout=timeout, stream=True, allow_redirects=False)
+                    status = response.status_code
+                    if response.is_redirect:
+                        response.close()
+                        url = self._follow(url, response.headers.get("Location", ""), what)
+                        redirects.append(url)
+                        if len(redirects) > policy.max_redirects:
+                            raise Transient(f"more than {policy.max_redirects} redirects")
+                        continue
+                    break
+                headers = dict(response.headers)
+                with response:
+                    if to_file is not None and 200 <= status < 300:
+                        with open(to_file, "wb") as out:
+                            for chunk in self._chunks(response, deadline, url):
+                                out.write(chunk)
+                                size += len(chunk)
+                        return Fetched(url, status, headers, path=to_file, redirects=redirects)
+                    body = b"".join(self._chunks(response, deadline, url))
+                    size = len(body)
+        except (requests.RequestException, OSError) as e:
             status = type(e).__name__
-            if expired is not None and expired.is_set():
-                raise Transient(self._too_slow()) from e
-            raise Transient(f"{type(e).__name__}: {e}") from e
+            if watch.expired.is_set():  # whatever the cut socket raised: the deadline is the reason
+                raise Transient(self._too_slow(url)) from e
+            if isinstance(e, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
+                raise Transient(f"{type(e).__name__}: {e}") from e
+            raise
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
             log.info("GET %s %s %d bytes %.2fs", self._loggable(url), status, size, self.clock() - started)
         if status in TRANSIENT_STATUS:
             raise Transient(f"HTTP {status}", retry_after(headers.get("Retry-After")))
         return Fetched(url, status, headers, decode_body(body), redirects=redirects)
 
-    def _chunks(self, response: requests.Response, deadline: float) -> Iterable[bytes]:
+    def _chunks(self, response: requests.Response, deadline: float, url: str) -> Iterable[bytes]:
         for chunk in response.iter_content(CHUNK):
             yield chunk
             if self.clock() > deadline:
-                raise Transient(self._too_slow())
+                raise Transient(self._too_slow(url))
 
-    def _too_slow(self) -> str:
-        return f"no complete answer within the deadline of {self.policy.deadline:g}s (the server sends too slowly)"
+    def _too_slow(self, url: str) -> str:
+        return (f"no complete answer from {self._loggable(url)} within the deadline of {self.policy.deadline:g}s "
+                "per attempt (MULTILEVEL_HTTP_DEADLINE_SECONDS); the server sends too slowly")
 
     def _follow(self, url: str, location: str, what: str) -> str:
         """The redirect target if allowed; Transient for the overload page; ApiError for a foreign host."""

@@ -16,6 +16,11 @@ default) passes everything through. Scenarios, and the misbehaviour each stands 
 ``long_code``        code ``code`` of dimension ``dim`` becomes ``length`` characters long in data bodies
 ``long_label``       the label of code ``code`` of dimension ``dim`` becomes ``length`` times ``char`` (default L)
 ``html200``          data requests answer an HTML page with HTTP 200 (a portal page instead of data)
+``drip``             data answers are sent one byte every ``seconds`` (default 2): the ``part`` "head" (status line
+                     and headers, the default) or "body"; after ``limit`` seconds (default 60) the rest goes at once
+``redirect``         data requests answer 302 to the same URL on host ``host`` (default ``localhost``: this proxy
+                     under another name, which answers honestly): another host serving real data
+``sorry``            data requests answer 302 to Eurostat's overload page (``/sorry/index.html``, HTML with 200)
 ===================  =============================================================================================
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -44,7 +50,11 @@ SCENARIOS = {
     "long_code": {"dim", "code", "length"},
     "long_label": {"dim", "code", "length", "char"},
     "html200": set(),
+    "drip": {"seconds", "part", "limit"},
+    "redirect": {"host"},
+    "sorry": set(),
 }
+SORRY_PATH = "/sorry/index.html"
 HTML = b"<!DOCTYPE html><html><head><title>Eurostat</title></head><body><h1>Welcome</h1></body></html>"
 
 
@@ -56,6 +66,9 @@ class HostileApi:
         self.scenario = "honest"
         self.options: dict = {}
         self.requests: list[str] = []
+        self.hosts: list[str] = []  # the host each request named (the Host header, without the port)
+        self.lock = threading.Lock()
+        self.drips: list[str | None] = []  # per dripped answer: None while dripping, then "abandoned" or "completed"
         self._server: ThreadingHTTPServer | None = None
 
     # --- control ------------------------------------------------------------------------------------------------
@@ -89,19 +102,27 @@ class HostileApi:
         self.standin.stop()
 
     # --- rewriting ----------------------------------------------------------------------------------------------
-    def answer(self, path: str, query: list[tuple[str, str]]) -> tuple[int, str, bytes]:
-        """Status, content type and body for one request, after the scenario had its way."""
+    def answer(self, path: str, query: list[tuple[str, str]], host: str = "127.0.0.1") -> tuple[int, str, bytes, dict]:
+        """Status, content type, body and extra headers for one request, after the scenario had its way."""
         self.requests.append(path + ("?" + urlencode(query) if query else ""))
+        self.hosts.append(host.rsplit(":", 1)[0])
         s, o = self.scenario, self.options
         is_data = "/statistics/1.0/data/" in path
+        if path == SORRY_PATH:
+            return 200, "text/html; charset=utf-8", HTML, {}
         if is_data and s == "html200":
-            return 200, "text/html; charset=utf-8", HTML
+            return 200, "text/html; charset=utf-8", HTML, {}
+        if is_data and s == "sorry":
+            return 302, "text/html", b"", {"Location": SORRY_PATH}
+        if is_data and s == "redirect" and self.hosts[-1] == "127.0.0.1":  # the other name answers honestly
+            target = f"http://{o.get('host', 'localhost')}:{self._server.server_address[1]}{path}?{urlencode(query)}"
+            return 302, "text/html", b"", {"Location": target}
         if is_data and s == "ignore_split":
             query = [(k, v) for k, v in query if k.lower() != o["dim"]]
         upstream = requests.get(self.standin.url + path, params=query, timeout=30)
         status, kind, body = upstream.status_code, upstream.headers.get("Content-Type", ""), upstream.content
         if status != 200:
-            return status, kind, body
+            return status, kind, body, {}
         if is_data:
             body = self._data(body)
         elif "/contentconstraint/" in path:
@@ -112,7 +133,14 @@ class HostileApi:
                 if a.get("type") == "UPDATE_DATA":
                     a["date"] = o["date"]
             body = json.dumps(doc).encode()
-        return status, kind, body
+        return status, kind, body, {}
+
+    def dripping(self, path: str) -> tuple[str, float, float] | None:
+        """(part, seconds per byte, limit) if this request's answer is to be dripped."""
+        if self.scenario != "drip" or "/statistics/1.0/data/" not in path:
+            return None
+        o = self.options
+        return o.get("part", "head"), o.get("seconds", 2.0), o.get("limit", 60.0)
 
     def _data(self, body: bytes) -> bytes:
         s, o = self.scenario, self.options
@@ -167,17 +195,44 @@ class HostileApi:
 
 class _Handler(BaseHTTPRequestHandler):
     def _reply(self, head_only: bool) -> None:
+        api = self.server.api
         parts = urlsplit(self.path)
-        status, kind, body = self.server.api.answer(parts.path, parse_qsl(parts.query, keep_blank_values=True))
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head_only:
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the client was killed mid-answer (a test does that)
-                pass
+        status, kind, body, extra = api.answer(parts.path, parse_qsl(parts.query, keep_blank_values=True),
+                                               self.headers.get("Host", ""))
+        head = (f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}\r\n"
+                f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in extra.items()) + "\r\n").encode()
+        drip = api.dripping(parts.path)
+        if drip and drip[0] == "head":  # a head longer than the drip limit: only a total deadline ends it early
+            head = head[:-2] + b"X-Padding: " + b"p" * int(drip[2] / drip[1]) + b"\r\n\r\n"
+        answer = head + (b"" if head_only else body)
+        if drip:
+            with api.lock:
+                api.drips.append(None)
+                number = len(api.drips) - 1
+            api.drips[number] = self._drip(answer, head, *drip)
+            return
+        try:
+            self.wfile.write(answer)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up or was killed mid-answer
+            self.close_connection = True
+
+    def _drip(self, answer: bytes, head: bytes, part: str, seconds: float, limit: float) -> str:
+        """Send ``answer`` byte by byte for at most ``limit`` seconds, then the rest; who stopped first."""
+        if part == "body":  # the head at once, then the body byte by byte
+            self.wfile.write(head)
+            answer = answer[len(head):]
+        ends = time.monotonic() + limit
+        try:
+            while answer and time.monotonic() < ends:
+                self.wfile.write(answer[:1])
+                answer = answer[1:]
+                time.sleep(seconds)
+            self.wfile.write(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return "abandoned"
+        return "completed"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._reply(False)

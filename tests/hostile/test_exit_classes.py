@@ -180,6 +180,6 @@ def test_other_commands_reject_a_run_id_that_is_a_path(settings, monkeypatch, ho
 def test_the_hostile_api_refuses_unknown_scenarios():
     api = HostileApi()
     with pytest.raises(ValueError, match="unknown scenario"):
-        api.use("drip")
+        api.use("no_such_scenario")
     with pytest.raises(ValueError, match="takes no option"):
         api.use("nan", dim="x")

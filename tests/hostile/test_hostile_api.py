@@ -8,6 +8,7 @@ failure is in load_log). Small cube: three indicators of demo_r_pjanind3 (three 
 from __future__ import annotations
 
 import re
+import time
 
 import pandas as pd
 import pytest
@@ -82,6 +83,13 @@ def assert_unchanged(settings, before: dict[str, pd.DataFrame]) -> None:
     assert after.keys() == before.keys()
     for name, frame in before.items():
         pd.testing.assert_frame_equal(after[name], frame, obj=name)
+
+
+def wait_for(condition, what: str, seconds: float) -> None:
+    ends = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < ends, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def loaded_then_revised(settings, monkeypatch, hostile) -> dict[str, pd.DataFrame]:
@@ -267,5 +275,55 @@ def test_an_html_page_instead_of_data_is_transient_and_leaves_the_current_view(s
     code, err = harvest(settings, monkeypatch)
     assert code == 75, err
     assert "Traceback" not in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
+
+
+# --- 7. a server that drips its answer ------------------------------------------------------------------------------
+@pytest.mark.parametrize("part", ["head", "body"])
+def test_a_server_dripping_its_answer_hits_the_total_deadline_and_exits_75(settings, monkeypatch, hostile, part):
+    """One byte every 0.2 s never trips the 5 s read timeout (it restarts with every byte); the 1 s total deadline
+    of each attempt ends it, whether the status line and headers drip or the body: the client hangs up long before
+    the server's 30 s of dripping are over."""
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("drip", part=part, seconds=0.2, limit=30)
+    code, err = harvest(settings, monkeypatch, http_timeout_seconds="5", http_deadline_seconds="1")
+    assert code == 75, err
+    wait_for(lambda: hostile.drips and None not in hostile.drips, "the server to notice", seconds=10)
+    assert set(hostile.drips) == {"abandoned"}  # every attempt cut by the client, none waited out
+    assert re.search(rf"no complete answer from {re.escape(hostile.url)}/statistics/1\.0/data/{DATASET}\?\S+ "
+                     r"within the deadline of 1s per attempt \(MULTILEVEL_HTTP_DEADLINE_SECONDS\)", err), err
+    assert "Traceback" not in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed" and "MULTILEVEL_HTTP_DEADLINE_SECONDS" in load_log(settings)[-1][1]
+    hostile.use("honest")
+    assert harvest(settings, monkeypatch)[0] == 0  # the next run loads the revision
+
+
+# --- 10. redirects --------------------------------------------------------------------------------------------------
+def test_a_redirect_to_another_host_is_refused_and_loads_when_that_host_is_allowed(settings, monkeypatch, hostile):
+    """The other host ('localhost', this proxy under another name) serves real data: nothing of it is loaded unless
+    MULTILEVEL_HTTP_ALLOWED_HOSTS names it."""
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("redirect", host="localhost")
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1, err
+    assert "the server redirected to 'localhost', which is not one of the allowed hosts" in err
+    assert "MULTILEVEL_HTTP_ALLOWED_HOSTS" in err and "Traceback" not in err
+    assert "localhost" not in hostile.hosts  # not one request went there
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
+
+    code, err = harvest(settings, monkeypatch, http_allowed_hosts="localhost")  # a mirror the operator trusts
+    assert code == 0, err
+    assert load_log(settings)[-1][0] == "loaded" and "localhost" in hostile.hosts  # loaded through the mirror
+
+
+def test_eurostats_overload_page_is_transient_and_leaves_the_current_view(settings, monkeypatch, hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("sorry")
+    code, err = harvest(settings, monkeypatch)
+    assert code == 75, err
+    assert "sorry/index.html (the API's overload page)" in err and "run again later" in err
     assert_unchanged(settings, before)
     assert load_log(settings)[-1][0] == "failed"
