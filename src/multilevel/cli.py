@@ -407,7 +407,9 @@ def status(settings, stale_after_hours, as_json):
 @click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True)
 @click.option("--catalogue", "catalogue_size", default=0, show_default=True, type=int,
               help="Also serve this many synthetic regional datasets (in the catalogue and every endpoint).")
-def standin_command(host, port, size, catalogue_size):
+@click.option("--large-obs", default=0, show_default=True, type=int,
+              help="Also serve synth_r_large with this many observations (scale and memory runs; 0: not served).")
+def standin_command(host, port, size, catalogue_size, large_obs):
     """Serve the local Eurostat API stand-in (synthetic cubes, real URL shapes) until interrupted.
 
     Example: multilevel standin --port 8765 & MULTILEVEL_EUROSTAT_URL=http://127.0.0.1:8765 multilevel harvest
@@ -417,7 +419,7 @@ def standin_command(host, port, size, catalogue_size):
     from multilevel.standin import serve
 
     try:
-        serve(host, port, size, catalogue_size)
+        serve(host, port, size, catalogue_size, large_obs)
     except OSError as e:  # bind failed: a busy port frees up later, a wrong host does not
         if e.errno == errno.EADDRINUSE:
             raise TransientError(f"port {port} on {host} is in use; stop the other server or pick --port") from None

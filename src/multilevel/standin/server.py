@@ -31,6 +31,8 @@ from multilevel.standin import catalogue as toc
 from multilevel.standin.cubes import GENERATORS, SIZES, Cube, base_cube, fixture_cube, format_ts
 from multilevel.standin.faults import FaultQueue
 from multilevel.standin.handler import Handler, Server
+from multilevel.standin.large import CODE as LARGE_CODE
+from multilevel.standin.large import large_cube
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class StandIn:
         catalogue: int = 0,
         async_cells: int | None = None,
         async_seconds: float = 0.0,
+        large_obs: int = 0,
     ):
         if size not in SIZES:
             raise ValueError(f"stand-in size {size!r} is unknown: use one of {', '.join(SIZES)}")
@@ -76,6 +79,10 @@ class StandIn:
         self._preparing: dict[tuple, float] = {}
         # synthetic regional datasets served besides the demography cubes and fixtures (``catalogue`` of them)
         self.regional = {spec.code: spec for spec in toc.regional_specs(catalogue)}
+        # the scale-test dataset ``synth_r_large`` with this many observations (0: not served); see ``large``
+        if large_obs < 0:
+            raise ValueError(f"large_obs must be 0 (not served) or a number of observations, got {large_obs}")
+        self.large_obs = large_obs
         self.request_log: list[tuple[str, str, int]] = []
         self._cubes: dict[str, Cube] = {}
         self._lock = threading.Lock()
@@ -134,7 +141,7 @@ class StandIn:
         if self.fixtures_dir.is_dir():
             for path in sorted(self.fixtures_dir.glob(f"{FIXTURE_PREFIX}*{FIXTURE_SUFFIX}")):
                 codes.append(path.name[len(FIXTURE_PREFIX) : -len(FIXTURE_SUFFIX)].lower())
-        return codes + list(self.regional)
+        return codes + list(self.regional) + ([LARGE_CODE] if self.large_obs else [])
 
     def cube(self, dataset: str) -> Cube:
         """The served cube of ``dataset`` (case-insensitive); KeyError if the stand-in has no such dataset."""
@@ -145,6 +152,8 @@ class StandIn:
                     self._cubes[code] = Cube(base_cube(code, self.size))
                 elif code in self.regional:
                     self._cubes[code] = Cube(toc.regional_cube(self.regional[code]))
+                elif code == LARGE_CODE and self.large_obs:
+                    self._cubes[code] = Cube(large_cube(self.large_obs))
                 else:
                     path = self.fixtures_dir / f"{FIXTURE_PREFIX}{code}{FIXTURE_SUFFIX}"
                     if not path.is_file():
@@ -246,9 +255,10 @@ class StandIn:
         }
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, size: str = "small", catalogue: int = 0) -> None:
+def serve(host: str = "127.0.0.1", port: int = 0, size: str = "small", catalogue: int = 0,
+          large_obs: int = 0) -> None:
     """Run the stand-in until interrupted (Ctrl-C or SIGTERM); prints ``standin listening on URL`` first."""
-    standin = StandIn(host=host, port=port, size=size, catalogue=catalogue)
+    standin = StandIn(host=host, port=port, size=size, catalogue=catalogue, large_obs=large_obs)
     standin.preload()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -269,6 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--catalogue", type=int, default=0, help="synthetic regional datasets to serve besides")
+    parser.add_argument("--large-obs", type=int, default=0,
+                        help="also serve synth_r_large with this many observations (scale runs; 0: not served)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(args.host, args.port, args.size, args.catalogue)
+    serve(args.host, args.port, args.size, args.catalogue, args.large_obs)
