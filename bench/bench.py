@@ -240,6 +240,70 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+# --- memory (issue 10 "memory bounded by slice size", issue 13 item 14) ---------------------------------------------
+LARGE = "synth_r_large"  # the stand-in's scale-test dataset (multilevel.standin.large)
+
+
+@contextlib.contextmanager
+def large_standin(observations: int) -> Iterator[str]:
+    """A stand-in in its own process that also serves synth_r_large with ``observations`` observations."""
+    process = subprocess.Popen([sys.executable, "-m", "multilevel.standin", "--size", "small",
+                                "--large-obs", str(observations)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = process.stdout.readline()
+        if "listening on" not in line:
+            raise SystemExit(f"the stand-in did not start: {line!r}")
+        yield line.rsplit(" ", 1)[1].strip()
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def large_config(work: Path) -> Path:
+    config = work / "datasets-large.yaml"
+    config.write_text(f"datasets:\n  - code: {LARGE}\n    nonnegative: true\n")
+    return config
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "multilevel.cli", *args]
+
+
+def huge_body_validate(cells: int, work: Path) -> dict:
+    """Validate-step peak RSS for one body of about ``cells`` cells (``multilevel validate`` of a one-part slice).
+
+    The body comes from the stand-in's synth_r_large (limit lifted for it), as the real API would send a 5M-cell
+    extraction (its own limit); the plan names that one slice, so the step checks it like any other.
+    """
+    from multilevel.eurostat.plan import Plan, Slice
+    from multilevel.eurostat.steps import download_step
+    from multilevel.settings import load_settings
+    per_indicator = 3 * 2364 * 25  # cells of one indicator code (sex x geo x time)
+    n_codes = max(1, cells // per_indicator)
+    with large_standin(n_codes * 147_000) as api:  # at least n_codes indicators (~147,500 observations each)
+        requests.post(f"{api}/_standin/max_cells", params={"value": 10**9}, timeout=60).raise_for_status()
+        flow = requests.get(f"{api}/sdmx/2.1/dataflow/ESTAT/{LARGE}/1.0?format=json", timeout=60).json()
+        stamps = {a["type"]: a.get("date") for a in flow["extension"]["annotation"]}
+        codes = [f"I{k:04d}" for k in range(n_codes)]
+        plan = Plan(LARGE, "bench-huge", True, stamps["UPDATE_DATA"], stamps["UPDATE_STRUCTURE"], "indic_sy",
+                    "2026-11-30T00:00:00+00:00", [Slice("huge", {"indic_sy": codes})],
+                    dimensions=["freq", "indic_sy", "sex", "geo", "time"])
+        plan_path = work / "huge-plan.json"
+        plan_path.write_bytes(plan.to_json())
+        env = env_for(api, work / "stage-huge", f"duckdb:///{work / 'huge.duckdb'}",
+                      MULTILEVEL_DATASETS_FILE=str(large_config(work)))
+        settings = load_settings(eurostat_url=api, datasets_file=str(large_config(work)))
+        download_step(settings, plan, "huge", str(work / "raw-huge"))
+    raw_bytes = sum(p.stat().st_size for p in (work / "raw-huge").glob("part-*"))
+    import gzip as _gzip
+    body_bytes = sum(len(_gzip.decompress(p.read_bytes())) for p in (work / "raw-huge").glob("part-*"))
+    result = run_child(cli("validate", "--plan", str(plan_path), "--slice", "huge", "--raw", str(work / "raw-huge"),
+                           "--out", str(work / "huge.parquet")), env)
+    result.pop("log", None)
+    return {"cells": n_codes * per_indicator, "body_bytes": body_bytes, "gzip_bytes": raw_bytes, **result}
+
+
 # --- the table -------------------------------------------------------------------------------------------------
 def summary(values: list[float]) -> dict:
     return {"min": min(values), "median": statistics.median(values), "values": values}
@@ -348,6 +412,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--growth-runs", type=int, default=31)
     parser.add_argument("--quick", action="store_true", help="one dataset, for trying the bench itself")
+    parser.add_argument("--huge-body-cells", type=int, default=5_000_000,
+                        help="validate-step peak RSS of one body this large (0: skip)")
+    parser.add_argument("--large-obs", type=int, default=0,
+                        help="per-step peak RSS of harvesting synth_r_large with this many observations into DuckDB "
+                             "and PostgreSQL (0: skip; the measured run uses 20000000)")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory rows (huge body, large harvest)")
     parser.add_argument("--child-floor", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--child-ctas", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -141,13 +141,13 @@ def test_a_slice_much_smaller_than_last_time_fails_validation(settings, api, mon
     # Eurostat answering with only part of a slice must not close the rest as "vanished".
     from multilevel.eurostat import steps
 
-    real = steps.parse_parts
+    real = steps.slice_chunks
 
     def half(raw, *args):
-        frame, labels = real(raw, *args)
-        return frame.iloc[: len(frame) // 2], labels
+        for frame, labels in real(raw, *args):
+            yield frame.iloc[: len(frame) // 2], labels
 
-    monkeypatch.setattr(steps, "parse_parts", half)
+    monkeypatch.setattr(steps, "slice_chunks", half)
     settings.slice_processes = 0  # the patch lives in this process: validate here, not in worker processes
     before = history(settings)
     with pytest.raises(ValidationFailed, match="min_rows"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from multilevel.datasets import IDENTIFIER
 from multilevel.errors import ParseError
@@ -78,6 +80,61 @@ def parse_jsonstat(body: bytes | str | dict) -> ParsedSlice:
     Raises:
         ParseError: the body is not JSON, is an API error or warning, or is inconsistent JSON-stat.
     """
+    cells = read_jsonstat(body)
+    return ParsedSlice(cells.frame(), cells.labels, cells.update_data, cells.update_structure, cells.dataset)
+
+
+@dataclass(frozen=True)
+class JsonStatCells:
+    """A checked JSON-stat dataset whose rows are built on demand: ``frame(start, stop)`` gives rows [start, stop).
+
+    Holds the cells as compact arrays (flat cell number, value, flag number: 20 bytes a row), so a caller can build,
+    check and write a huge body's rows a chunk at a time (the validate step does) instead of all at once.
+    """
+
+    columns: list[str]  # lower-case dimension ids in ``id`` order (the time dimension included)
+    time_i: int
+    sizes: list[int]
+    codes: list[np.ndarray]
+    cells: np.ndarray  # flat cell numbers of the rows, ascending
+    values: np.ndarray  # float64, NaN where the cell has only a status
+    flag_pos: np.ndarray  # int32 index into ``flags``, -1 for no status
+    flags: np.ndarray
+    labels: pd.DataFrame
+    update_data: str | None
+    update_structure: str | None
+    dataset: str | None
+
+    @property
+    def rows(self) -> int:
+        return len(self.cells)
+
+    @property
+    def dimensions(self) -> list[str]:
+        """The dimension columns of the frame (time excluded), in the body's ``id`` order."""
+        return [c for i, c in enumerate(self.columns) if i != self.time_i]
+
+    def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Rows ``start`` to ``stop`` (default: all): dimensions, time_period, value, flag."""
+        window = slice(start, stop)
+        positions = np.unravel_index(self.cells[window], self.sizes)
+        data: dict[str, Any] = {}
+        for i, col in enumerate(self.columns):
+            if i != self.time_i:
+                data[col] = _take(self.codes[i], positions[i])
+        data[TIME_COLUMN] = _take(self.codes[self.time_i], positions[self.time_i])
+        del positions
+        data[VALUE_COLUMN] = self.values[window] if start or stop is not None else self.values
+        data[FLAG_COLUMN] = _take(self.flags, self.flag_pos[window], nullable=True)
+        return pd.DataFrame(data, copy=False)
+
+
+def read_jsonstat(body: bytes | str | dict) -> JsonStatCells:
+    """Decode and check a JSON-stat 2.0 dataset; its rows are built later by ``JsonStatCells.frame``.
+
+    Raises:
+        ParseError: as ``parse_jsonstat``.
+    """
     doc = body if isinstance(body, dict) else _decode(body)
     name = _dataset_name(doc)
     ids, sizes = _structure(doc, name)
@@ -88,37 +145,47 @@ def parse_jsonstat(body: bytes | str | dict) -> ParsedSlice:
 
     total = int(np.prod(sizes, dtype=np.int64))
     val_idx, vals = _values(doc, total, name)
-    st_idx, sts = _status(doc, total, val_idx, name)
+    st_idx, flag_codes, flag_uniques = _status(doc, total, val_idx, name)
+    if doc is not body:  # our own decoded document: free its cells (its largest part) before the rows are built
+        doc.pop("value", None)
+        doc.pop("status", None)
 
     # Every cell with a value or a status becomes a row; rows come out in row-major (flat index) order.
     cells, val_row, st_row = _merge_cells(val_idx, st_idx, total)
+    del val_idx, st_idx
     value = np.full(len(cells), np.nan)
     value[val_row] = vals
     # Flags are few distinct strings: gather them like a dimension, -1 (no status) becomes a missing flag.
-    flag_codes, flag_uniques = pd.factorize(sts)
-    flag_pos = np.full(len(cells), -1, dtype=np.int64)
+    flag_pos = np.full(len(cells), -1, dtype=np.int32)
     flag_pos[st_row] = flag_codes
-
-    positions = np.unravel_index(cells, sizes)
-    data: dict[str, Any] = {}
-    for i, col in enumerate(columns):
-        if i != time_i:
-            data[col] = _take(codes[i], positions[i])
-    data[TIME_COLUMN] = _take(codes[time_i], positions[time_i])
-    data[VALUE_COLUMN] = value
-    data[FLAG_COLUMN] = _take(np.asarray(flag_uniques, dtype=object), flag_pos, nullable=True)
-    frame = pd.DataFrame(data, copy=False)
 
     labels = _labels(dims, ids, codes, columns, time_i)
     update_data, update_structure = _annotations(doc)
     ext = doc.get("extension") if isinstance(doc.get("extension"), dict) else {}
     dataset = ext.get("id").lower() if isinstance(ext.get("id"), str) else None
-    log.debug("parsed JSON-stat %s: %d cells of %d positions", name, len(frame), total)
-    return ParsedSlice(frame, labels, update_data, update_structure, dataset)
+    log.debug("parsed JSON-stat %s: %d cells of %d positions", name, len(cells), total)
+    return JsonStatCells(columns, time_i, list(sizes), codes, cells, value, flag_pos,
+                         np.asarray(flag_uniques, dtype=object), labels, update_data, update_structure, dataset)
+
+
+@dataclass(frozen=True)
+class SparseCells:
+    """A sparse ``value`` or ``status`` object read straight from the body's bytes (see ``_lift_sparse``).
+
+    ``keys`` are the flat cell numbers; ``entries`` the values (float64, NaN for null) or the flags (Arrow strings).
+    """
+
+    keys: np.ndarray
+    entries: np.ndarray | pa.Array
 
 
 def _decode(body: bytes | str) -> dict:
-    """Decode bytes or text into a dict; unzip a gzip body that came without a Content-Encoding header."""
+    """Decode bytes or text into a dict; unzip a gzip body that came without a Content-Encoding header.
+
+    The sparse ``value`` and ``status`` objects of a body are read into arrays straight from its bytes when they have
+    the plain shape Eurostat sends (see ``_lift_sparse``): decoding them into a dict of millions of Python strings and
+    floats is what made a 5M-cell body cost over a gigabyte. Anything else goes through the full decoder.
+    """
     if isinstance(body, bytes | bytearray | memoryview):
         raw = bytes(body)
         # Eurostat sometimes sends large bodies gzip-compressed without saying so.
@@ -132,6 +199,9 @@ def _decode(body: bytes | str) -> dict:
         if raw[:3] == b"\xef\xbb\xbf":
             raw = raw[3:]
         text_head = raw[:80].decode("utf-8", "replace")
+        lifted = _lift_sparse(raw)
+        if lifted is not None:
+            return lifted
         source: bytes | str = raw
     elif isinstance(body, str):
         source = body.lstrip("\ufeff")
@@ -153,6 +223,114 @@ def _decode(body: bytes | str) -> dict:
     if not isinstance(doc, dict):
         raise ParseError(f"the body is JSON but a {type(doc).__name__}, not a JSON-stat dataset object")
     return doc
+
+
+_VALUE_MARK = b'"value":{'
+_STATUS_MARK = b'"status":{'
+_DIGITS = frozenset(b"0123456789")
+_SPACE_OR_ESCAPE = re.compile(rb"[\s\\]")
+_CSV = pa_csv.ParseOptions(quote_char=False, double_quote=False, escape_char=False, newlines_in_values=False)
+_CSV_TAB = pa_csv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
+                               newlines_in_values=False)
+
+
+def _lift_sparse(raw: bytes) -> dict | None:
+    """Decode ``raw`` with its top-level sparse ``value``/``status`` objects read as arrays; None: use the full decoder.
+
+    Each object is cut out of the bytes (from its brace to the first closing brace: its keys are digits and its
+    entries numbers, null or flag strings, so no brace can be inside) and read by Arrow's CSV reader in C: one
+    ``cell,entry`` line per key, after turning ``","``-style separators into line breaks. The rest of the body (code
+    lists, labels, annotations) is decoded by orjson with ``{}`` in their place, and must show ``{}`` exactly there
+    (so a nested object of the same name was never the one cut). Any surprise (another shape, a string value, NaN,
+    escapes) returns None, and the full decoder gives the same result or the same error as before.
+    """
+    cuts: list[tuple[int, int, str, SparseCells]] = []
+    start = raw.find(_VALUE_MARK)
+    if start < 0 or raw.find(_VALUE_MARK, start + 1) >= 0:
+        return None
+    starts = {"value": start + len(_VALUE_MARK)}
+    status = [i + len(_STATUS_MARK) for i in _find_all(raw, _STATUS_MARK)
+              if raw[i + len(_STATUS_MARK):i + len(_STATUS_MARK) + 1] == b'"'
+              and raw[i + len(_STATUS_MARK) + 1] in _DIGITS]
+    if len(status) > 1:
+        return None
+    if status:
+        starts["status"] = status[0]
+    for name, begin in starts.items():
+        end = raw.find(b"}", begin)
+        if end < 0:
+            return None
+        cells = (_value_cells if name == "value" else _status_cells)(raw[begin:end])
+        if cells is None:
+            return None
+        cuts.append((begin, end, name, cells))
+    cuts.sort(key=lambda c: c[0])
+    pieces, at = [], 0
+    for begin, end, _, _ in cuts:
+        pieces += [raw[at:begin]]
+        at = end
+    pieces.append(raw[at:])
+    try:
+        doc = orjson.loads(b"".join(pieces))
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or any(doc.get(name) != {} for _, _, name, _ in cuts):
+        return None
+    for _, _, name, cells in cuts:
+        doc[name] = cells
+    return doc
+
+
+def _find_all(raw: bytes, mark: bytes) -> list[int]:
+    found, i = [], raw.find(mark)
+    while i >= 0:
+        found.append(i)
+        i = raw.find(mark, i + 1)
+    return found
+
+
+def _read_pairs(text: bytes, options: pa_csv.ParseOptions, entry: pa.DataType) -> pa.Table | None:
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(text),
+            read_options=pa_csv.ReadOptions(column_names=["cell", "entry"]),
+            parse_options=options,
+            convert_options=pa_csv.ConvertOptions(column_types={"cell": pa.int64(), "entry": entry},
+                                                  null_values=["null"], strings_can_be_null=False,
+                                                  quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_columns != 2 or table.column("cell").null_count:
+        return None
+    return table
+
+
+def _value_cells(content: bytes) -> SparseCells | None:
+    """``"12":3.5,"14":null`` -> cells [12, 14], values [3.5, NaN]; None unless every entry is a finite number/null."""
+    text = content.translate(None, b" \t\r\n")
+    if not text:
+        return SparseCells(np.empty(0, dtype=np.int64), np.empty(0))
+    if text[:1] != b'"':
+        return None
+    table = _read_pairs(text[1:].replace(b',"', b"\n").replace(b'":', b","), _CSV, pa.float64())
+    if table is None:
+        return None
+    values = table.column("entry").to_numpy()
+    numbers = values[~np.isnan(values)] if table.column("entry").null_count else values
+    if not np.isfinite(numbers).all():  # a NaN or Infinity literal: the full decoder names it
+        return None
+    return SparseCells(table.column("cell").to_numpy(), values)
+
+
+def _status_cells(content: bytes) -> SparseCells | None:
+    """``"12":"p","15":":"`` -> cells [12, 15], flags ['p', ':']; None for whitespace, escapes or non-strings."""
+    if len(content) < 2 or content[:1] != b'"' or content[-1:] != b'"' or _SPACE_OR_ESCAPE.search(content):
+        return None
+    table = _read_pairs(content[1:-1].replace(b'","', b"\n").replace(b'":"', b"\t"), _CSV_TAB, pa.string())
+    if table is None or table.column("entry").null_count:
+        return None
+    return SparseCells(table.column("cell").to_numpy(), table.column("entry").combine_chunks())
 
 
 def _nonstandard_number(source: bytes | str, error: orjson.JSONDecodeError) -> str:
@@ -332,6 +510,11 @@ def _sparse_keys(obj: dict, total: int, what: str, name: str) -> np.ndarray:
         idx = pc.cast(pa.array(list(obj), type=pa.string()), pa.int64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         raise ParseError(f"JSON-stat {name}: '{what}' keys must be cell numbers (integers as text)") from None
+    return _in_cube(idx, total, what, name)
+
+
+def _in_cube(idx: np.ndarray, total: int, what: str, name: str) -> np.ndarray:
+    """``idx`` if every cell number is inside the cube, else a ParseError naming the first one outside."""
     if len(idx) and (idx.min() < 0 or idx.max() >= total):
         bad = int(idx[(idx < 0) | (idx >= total)][0])
         raise ParseError(
@@ -358,7 +541,9 @@ def _as_float(items: list | Any, count: int, what: str, name: str) -> np.ndarray
 def _values(doc: dict, total: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (flat cell numbers, float values) of the cells that have a value."""
     raw = doc.get("value", {})
-    if isinstance(raw, dict):
+    if isinstance(raw, SparseCells):
+        idx, vals = _in_cube(raw.keys, total, "value", name), raw.entries
+    elif isinstance(raw, dict):
         idx = _sparse_keys(raw, total, "value", name)
         vals = _as_float(raw.values(), len(raw), "value", name)
         _check_finite(vals, raw.values(), name)
@@ -376,17 +561,23 @@ def _values(doc: dict, total: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     return idx[keep], vals[keep]
 
 
-def _status(doc: dict, total: int, val_idx: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (flat cell numbers, status strings) of the cells that have a status."""
+def _status(doc: dict, total: int, val_idx: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (flat cell numbers, flag numbers, distinct flags) of the cells that have a status."""
     raw = doc.get("status")
     if raw is None:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    if isinstance(raw, SparseCells):
+        idx = _in_cube(raw.keys, total, "status", name)
+        present = pc.not_equal(raw.entries, "").to_numpy(zero_copy_only=False)
+        encoded = pc.dictionary_encode(raw.entries.filter(pa.array(present)))
+        return (idx[present], encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                np.array(encoded.dictionary.to_pylist(), dtype=object))
     if isinstance(raw, list) and len(raw) == 1 and total != 1:
         raw = raw[0]  # JSON-stat: a one-element status array applies to every value, like a string
     if isinstance(raw, str):
         # A single status applies to all values (JSON-stat 2.0): to the cells that have one, so that a sparse
         # body does not turn every empty position into a row.
-        return val_idx, np.full(len(val_idx), raw, dtype=object)
+        return val_idx, np.zeros(len(val_idx), dtype=np.int64), np.array([raw], dtype=object)
     if isinstance(raw, dict):
         idx = _sparse_keys(raw, total, "status", name)
         sts = np.array(list(raw.values()), dtype=object)
@@ -401,9 +592,10 @@ def _status(doc: dict, total: int, val_idx: np.ndarray, name: str) -> tuple[np.n
         raise ParseError(f"JSON-stat {name}: 'status' must be an object, an array or a string")
     present = pd.notna(sts) & (sts != "")
     idx, sts = idx[present], sts[present]
-    if not all(isinstance(s, str) for s in set(sts)):
+    codes, uniques = pd.factorize(sts)
+    if not all(isinstance(s, str) for s in uniques):
         raise ParseError(f"JSON-stat {name}: 'status' entries must be strings")
-    return idx, sts
+    return idx, codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
 def _merge_cells(

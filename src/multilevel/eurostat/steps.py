@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,14 +37,14 @@ from multilevel.eurostat.guards import (
     check_vanished_codes,
     check_warehouse_structure,
 )
-from multilevel.eurostat.jsonstat import parse_jsonstat
+from multilevel.eurostat.jsonstat import FLAG_COLUMN, TIME_COLUMN, VALUE_COLUMN, JsonStatCells, read_jsonstat
 from multilevel.eurostat.plan import Plan, make_plan
 from multilevel.runs import check_run_id
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.stage.retention import prune_runs
 from multilevel.textlimits import MAX_UPDATE_BYTES, utf8_length
-from multilevel.validate.eurostat import fit_labels, validate_slice
+from multilevel.validate.eurostat import check_min_rows, fit_labels, validate_slice
 from multilevel.warehouse import connect
 from multilevel.warehouse.history import (
     LoadResult,
@@ -198,13 +199,19 @@ def download_step(settings: Settings, plan: Plan, slice_id: str, out: str,
 
 
 # --- validate --------------------------------------------------------------------------------------------------
-def parse_parts(raw: Store, plan: Plan | None = None, settings: Settings | None = None
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse every downloaded part; with ``plan``, each must be the planned dataset, shape and (not older) version."""
+# Rows built, checked and written at a time by the validate step: its memory is bounded by one body's compact cells
+# (about 20 bytes a row) plus one chunk, however large the slice (one body can be the API's 5 million cells).
+CHUNK_ROWS = 500_000
+
+
+def read_parts(raw: Store, plan: Plan | None = None, settings: Settings | None = None) -> Iterator[JsonStatCells]:
+    """Read the downloaded parts one at a time; with ``plan``, each must be the planned dataset, shape and version."""
     count = json.loads(raw.read_bytes("parts.json"))["parts"]
-    frames, labels = [], []
+    if not count:
+        raise StageError(f"{raw.url} holds no downloaded parts; run `multilevel download` first")
+    columns = None
     for n in range(count):
-        parsed = parse_jsonstat(gzip.decompress(raw.read_bytes(f"part-{n:04d}.json.gz")))
+        parsed = read_jsonstat(gzip.decompress(raw.read_bytes(f"part-{n:04d}.json.gz")))
         if plan is not None:
             where = f"part {n} under {raw.url}"
             check_body(plan, parsed.dataset, parsed.dimensions, where)
@@ -213,21 +220,35 @@ def parse_parts(raw: Store, plan: Plan | None = None, settings: Settings | None 
                                 setting="MULTILEVEL_ACCEPT_OLDER_DATA")
                 # (a plan accepted from an older dataflow is newer-bodied by design: no drift check then)
                 check_same_version(plan, parsed.update_data, what=where)
-        frames.append(parsed.frame)
-        labels.append(parsed.labels)
-    if not frames:
-        raise StageError(f"{raw.url} holds no downloaded parts; run `multilevel download` first")
-    columns = list(frames[0].columns)
-    for f in frames[1:]:
-        if list(f.columns) != columns:
-            raise ValidationFailed(f"parts under {raw.url} disagree on dimensions: {columns} vs {list(f.columns)}")
+        names = parsed.dimensions + [TIME_COLUMN, VALUE_COLUMN, FLAG_COLUMN]
+        if columns is not None and names != columns:
+            raise ValidationFailed(f"parts under {raw.url} disagree on dimensions: {columns} vs {names}")
+        columns = names
+        yield parsed
+
+
+def slice_chunks(raw: Store, plan: Plan | None = None, settings: Settings | None = None,
+                 rows: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(rows, labels of the part) of a downloaded slice, at most ``rows`` rows at a time, part by part."""
+    for parsed in read_parts(raw, plan, settings):
+        for start in range(0, max(parsed.rows, 1), rows):
+            yield parsed.frame(start, start + rows), parsed.labels
+
+
+def parse_parts(raw: Store, plan: Plan | None = None, settings: Settings | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every downloaded part as one frame, and their labels (for callers that want a small slice whole)."""
+    frames, labels = zip(*slice_chunks(raw, plan, settings, rows=2**62), strict=True)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    label_frame = pd.concat(labels, ignore_index=True).drop_duplicates(["dimension", "code"])
-    return frame, label_frame
+    return frame, pd.concat(labels, ignore_index=True).drop_duplicates(["dimension", "code"])
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def frame_to_parquet(frame: pd.DataFrame, labels: pd.DataFrame) -> bytes:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = _arrow(frame)
     meta = dict(table.schema.metadata or {})
     meta[LABELS_KEY] = labels.to_json(orient="values").encode()
     buffer = io.BytesIO()
@@ -236,23 +257,46 @@ def frame_to_parquet(frame: pd.DataFrame, labels: pd.DataFrame) -> bytes:
 
 
 def validate_step(settings: Settings, plan: Plan, slice_id: str, raw: str, out: str) -> int:
-    """Parse the downloaded parts, check them, write one Parquet file. Returns the row count."""
+    """Parse the downloaded parts, check them, write one Parquet file. Returns the row count.
+
+    Rows are built, checked and written ``CHUNK_ROWS`` at a time (one row group each), so a huge body never becomes
+    one huge frame; the row count (``min_rows``) is checked on the whole slice. A rule that fails reports the rows of
+    the chunk it failed in; keys repeated across chunks or parts are caught by the load (``check_no_duplicate_keys``).
+    Nothing is written to ``out`` unless every chunk passed.
+    """
     dataset = get_dataset(plan.dataset, settings.datasets_file)
     slice_ = plan.slice(slice_id)
-    frame, labels = parse_parts(open_store(raw), plan, settings)
-    if frame.empty:
-        # the plan's codes come from the content constraint, which lists only codes that hold observations
-        raise ValidationFailed(
-            f"{plan.dataset} slice {slice_id} [{describe_filters(slice_.filters)}] came back with no observations, "
-            "although the content constraint lists its codes: an incomplete answer, not an empty slice. Nothing "
-            "was loaded; run again later (if it persists, check the codes in datasets.yaml)"
-        )
-    validate_slice(frame, dataset, expected_min_rows=slice_.expected_min_rows, filters=slice_.filters)
-    labels = fit_labels(labels, plan.dataset)
+    buffer, writer, total, labels = io.BytesIO(), None, 0, []
+    try:
+        for frame, part_labels in slice_chunks(open_store(raw), plan, settings):
+            if frame.empty:
+                labels.append(part_labels)
+                continue
+            validate_slice(frame, dataset, filters=slice_.filters)
+            table = _arrow(frame)
+            if writer is None:
+                writer = pq.ParquetWriter(buffer, table.schema, compression="zstd")
+            writer.write_table(table)
+            total += len(frame)
+            labels.append(part_labels)
+        if total == 0:
+            # the plan's codes come from the content constraint, which lists only codes that hold observations
+            raise ValidationFailed(
+                f"{plan.dataset} slice {slice_id} [{describe_filters(slice_.filters)}] came back with no observations, "
+                "although the content constraint lists its codes: an incomplete answer, not an empty slice. Nothing "
+                "was loaded; run again later (if it persists, check the codes in datasets.yaml)"
+            )
+        check_min_rows(dataset, total, slice_.expected_min_rows)
+        label_frame = fit_labels(pd.concat(labels, ignore_index=True).drop_duplicates(["dimension", "code"]),
+                                 plan.dataset)
+        writer.add_key_value_metadata({LABELS_KEY: label_frame.to_json(orient="values").encode()})
+    finally:
+        if writer is not None:
+            writer.close()
     store, key = split_url(out)
-    store.write_bytes(key, frame_to_parquet(frame, labels))
-    log.info("validate %s slice %s: %d rows ok", plan.dataset, slice_id, len(frame))
-    return len(frame)
+    store.write_bytes(key, buffer.getvalue())
+    log.info("validate %s slice %s: %d rows ok", plan.dataset, slice_id, total)
+    return total
 
 
 # --- stage -----------------------------------------------------------------------------------------------------
@@ -262,7 +306,8 @@ def stage_step(settings: Settings, plan: Plan, slice_id: str, validated: str) ->
     source, key = split_url(validated)
     data = source.read_bytes(key)
     parquet = pq.ParquetFile(io.BytesIO(data))
-    labels = json.loads(parquet.schema_arrow.metadata.get(LABELS_KEY, b"[]"))
+    # the file's key-value metadata: the validate step adds the labels after the last row group
+    labels = json.loads((parquet.metadata.metadata or {}).get(LABELS_KEY, b"[]"))
     stage = open_store(settings.stage_url)
     target = f"{run_prefix(plan.dataset, plan.run_id)}/slices/{slice_id}.parquet"
     sidecar = {

@@ -231,6 +231,20 @@ def validate_slice(
     return frame
 
 
+def check_min_rows(dataset: Dataset, rows: int, expected_min_rows: int | None) -> None:
+    """Raise ValidationFailed (rule min_rows, as ``validate_slice`` words it) when a slice has too few rows.
+
+    For a slice checked in chunks (the validate step): the other rules hold per row, this one for the whole slice.
+    """
+    if expected_min_rows is not None and rows < expected_min_rows:
+        failure = RuleFailure("min_rows", expected_min_rows - rows, None,
+                              f"{rows} rows, expected at least {expected_min_rows}")
+        err = ValidationFailed(_message(dataset.code, rows, [failure]))
+        err.dataset = dataset.code
+        err.failures = [failure]
+        raise err
+
+
 def text_limit(column: str) -> int:
     """The size in UTF-8 bytes of the warehouse column a frame column goes to."""
     return {TIME_COLUMN: MAX_TIME_BYTES, FLAG_COLUMN: MAX_FLAG_BYTES}.get(column, MAX_CODE_BYTES)
