@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # Cells (empty ones included) one data request may select; automatic slicing stays under it. The real API
     # refuses about 5 million; a smaller request also bounds the memory of the validate step (one slice at a time).
     max_cells_per_request: int = Field(1_000_000, ge=1)
+    # Slices one run of one dataset may fan out to (one download/validate/stage task each, one Argo pod each): a plan
+    # over it is refused before anything is downloaded (a split on a dimension with thousands of codes, a tiny
+    # max_cells_per_request). 1000 slices of 1M cells cover a billion-cell dataset.
+    max_slices_per_run: int = Field(1000, ge=1)
     # Daily check: a dataset is stale when its last check, or an update Eurostat published that is not loaded
     # yet, is older than this (``multilevel status`` exits non-zero).
     stale_after_hours: float = Field(36.0, gt=0)

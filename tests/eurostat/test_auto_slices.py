@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -80,3 +81,38 @@ def test_a_selected_dataset_without_split_harvests_with_automatic_slices(setting
     assert rows == api.cube("demo_r_pjanind3").obs_count()
     over = [r for r in api.request_log if "/statistics/" in r[1] and r[2] == 413]
     assert over == []  # every request stayed under the stand-in's limit: no 413 round trips
+
+
+def test_a_plan_with_more_slices_than_the_cap_is_refused_before_any_download(settings, api):
+    from multilevel.errors import ConfigError
+    from multilevel.eurostat.steps import plan_step
+
+    slices = len(api.cube("demo_r_pjanind3").present_codes()["indic_de"])  # split: indic_de (datasets.yaml)
+    settings.max_slices_per_run = slices - 1
+    with pytest.raises(ConfigError) as refused:
+        harvest_dataset(settings, "demo_r_pjanind3")
+    message = str(refused.value)
+    assert f"demo_r_pjanind3: the plan has {slices} slices" in message
+    assert f"MULTILEVEL_MAX_SLICES_PER_RUN={slices - 1}" in message
+    assert "split on a dimension with fewer codes" in message  # the fix for a configured split
+    assert not [r for r in api.request_log if "/statistics/" in r[1]]  # nothing downloaded
+    assert not list(Path(settings.stage_url).glob("**/plan.json"))  # nothing staged
+    db = duckdb.connect(settings.warehouse_url.removeprefix("duckdb:///"), read_only=True)
+    logged = db.execute("SELECT status, message FROM eurostat.load_log").fetchall()
+    db.close()
+    assert [status for status, _ in logged] == ["failed"] and "MAX_SLICES_PER_RUN" in logged[0][1]
+    settings.max_slices_per_run = slices  # at the cap: accepted
+    assert len(plan_step(settings, "demo_r_pjanind3").plan.slices) == slices
+
+
+def test_automatic_slices_over_the_cap_name_the_cells_setting_as_the_fix(settings, api, tmp_path):
+    from multilevel.errors import ConfigError
+
+    config = tmp_path / "datasets.yaml"
+    config.write_text("datasets:\n  - code: demo_r_pjanind3\n")
+    settings.datasets_file = config
+    settings.max_cells_per_request = 2_000
+    settings.max_slices_per_run = 2
+    with pytest.raises(ConfigError, match=r"demo_r_pjanind3: the plan has \d+ slices \(automatic slices of up to "
+                                          r"2,000 cells\).*raise MULTILEVEL_MAX_CELLS_PER_REQUEST"):
+        harvest_dataset(settings, "demo_r_pjanind3")

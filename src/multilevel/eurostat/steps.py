@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from multilevel.datasets import get_dataset
-from multilevel.errors import MultilevelError, ParseError, StageError, ValidationFailed
+from multilevel.errors import ConfigError, MultilevelError, ParseError, StageError, ValidationFailed
 from multilevel.ess.views import create_context_views, missing_sources
 from multilevel.eurostat.client import EurostatClient, describe_filters
 from multilevel.eurostat.download import download_slice
@@ -179,9 +179,27 @@ def check_plan(settings: Settings, plan: Plan, last: tuple[str | None, str | Non
             f"{plan.split}{among}. A partial answer from an overloaded API is the usual cause: run again later; "
             "if the filters are wrong, fix them in datasets.yaml"
         )
+    check_fan_out(settings, plan)
     check_warehouse_structure(plan, loaded)
     check_vanished_codes(plan, counts, max_fraction=settings.max_row_drop_fraction,
                          accept=settings.accept_vanished_codes)
+
+
+def check_fan_out(settings: Settings, plan: Plan) -> None:
+    """Refuse a plan with more slices than ``max_slices_per_run``: each is a task (a pod) and a request to Eurostat."""
+    if len(plan.slices) <= settings.max_slices_per_run:
+        return
+    configured = bool(get_dataset(plan.dataset, settings.datasets_file).split)
+    how = (f"one per code of its split dimension {plan.split!r} in datasets.yaml" if configured
+           else f"automatic slices of up to {settings.max_cells_per_request:,} cells")
+    fix = ("split on a dimension with fewer codes, or remove `split` to let the planner choose slices of up to "
+           "MULTILEVEL_MAX_CELLS_PER_REQUEST cells" if configured
+           else "raise MULTILEVEL_MAX_CELLS_PER_REQUEST (the API accepts up to 5,000,000 cells a request)")
+    raise ConfigError(
+        f"{plan.dataset}: the plan has {len(plan.slices)} slices ({how}), more than MULTILEVEL_MAX_SLICES_PER_RUN="
+        f"{settings.max_slices_per_run} allows; nothing was downloaded. Fix: {fix}, or add filters in datasets.yaml; "
+        "raise MULTILEVEL_MAX_SLICES_PER_RUN only if the workflow and Eurostat can take that many requests"
+    )
 
 
 # --- download --------------------------------------------------------------------------------------------------
@@ -228,8 +246,9 @@ def read_parts(raw: Store, plan: Plan | None = None, settings: Settings | None =
 
 
 def slice_chunks(raw: Store, plan: Plan | None = None, settings: Settings | None = None,
-                 rows: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(rows, labels of the part) of a downloaded slice, at most ``rows`` rows at a time, part by part."""
+                 rows: int | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(rows, labels of the part) of a downloaded slice, at most ``rows`` (``CHUNK_ROWS``) at a time, part by part."""
+    rows = rows or CHUNK_ROWS
     for parsed in read_parts(raw, plan, settings):
         for start in range(0, max(parsed.rows, 1), rows):
             yield parsed.frame(start, start + rows), parsed.labels
