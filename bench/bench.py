@@ -304,6 +304,86 @@ def huge_body_validate(cells: int, work: Path) -> dict:
     return {"cells": n_codes * per_indicator, "body_bytes": body_bytes, "gzip_bytes": raw_bytes, **result}
 
 
+STEPS = ("plan", "download", "validate", "stage", "load")
+
+
+def large_harvest(api: str, warehouse: str, work: Path, parallel: int = 2) -> dict:
+    """One run of synth_r_large as Argo runs it: every step its own process (plan, then download, validate and stage
+    per slice, ``parallel`` slices at a time, then load); per step, the largest peak RSS of its processes."""
+    stage, run_id = work / "stage", "bench-large"
+    env = env_for(api, stage, warehouse, MULTILEVEL_DATASETS_FILE=str(large_config(work)))
+    steps: dict[str, dict] = {s: {"peak_mib": 0.0, "seconds": 0.0, "processes": 0} for s in STEPS}
+
+    def step(name: str, args: list[str]) -> None:
+        r = run_child(cli(*args), env)
+        m = steps[name]
+        m["peak_mib"] = max(m["peak_mib"], r["peak_mib"])
+        m["seconds"] += r["seconds"]
+        m["processes"] += 1
+
+    started = time.perf_counter()
+    slices_file = work / "slices.json"
+    step("plan", ["plan", LARGE, "--run-id", run_id, "--slices-out", str(slices_file)])
+    plan = str(stage / "eurostat" / LARGE / run_id / "plan.json")
+
+    def one_slice(slice_id: str) -> None:
+        raw, validated = work / "raw" / slice_id, work / "validated" / f"{slice_id}.parquet"
+        step("download", ["download", "--plan", plan, "--slice", slice_id, "--out", str(raw)])
+        step("validate", ["validate", "--plan", plan, "--slice", slice_id, "--raw", str(raw), "--out", str(validated)])
+        step("stage", ["stage", "--plan", plan, "--slice", slice_id, "--in", str(validated)])
+        shutil.rmtree(raw)
+
+    slices = json.loads(slices_file.read_text())
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(one_slice, slices))
+    step("load", ["load", "--plan", plan])
+    return {"slices": len(slices), "seconds": time.perf_counter() - started, "steps": steps}
+
+
+def memory_rows(args: argparse.Namespace, pg_server: str) -> dict:
+    """Issue 10's 20M-observation harvest (per-step peak RSS, DuckDB and PostgreSQL) and issue 13.14's huge body."""
+    out: dict = {}
+    if args.huge_body_cells:
+        with tempfile.TemporaryDirectory(prefix="multilevel-bench-") as tmp:
+            print(f"memory: validate step of one {args.huge_body_cells:,}-cell body ...", file=sys.stderr, flush=True)
+            out["huge_body"] = huge_body_validate(args.huge_body_cells, Path(tmp))
+    if args.large_obs:
+        out["large"] = {"observations": args.large_obs}
+        with large_standin(args.large_obs) as api:
+            out["large"]["observations_served"] = obs_count(api, LARGE)
+            for name in ("duckdb", "postgres"):
+                with tempfile.TemporaryDirectory(prefix="multilevel-bench-") as tmp:
+                    print(f"memory: {args.large_obs:,} observations into {name} ...", file=sys.stderr, flush=True)
+                    warehouse = (f"duckdb:///{Path(tmp) / 'large.duckdb'}" if name == "duckdb" else
+                                 pg_server.rsplit("/", 1)[0] + "/" + servers._create_database(pg_server))
+                    out["large"][name] = large_harvest(api, warehouse, Path(tmp))
+    return out
+
+
+def memory_markdown(memory: dict) -> list[str]:
+    if not memory:
+        return []
+    lines = ["", "## Memory (issue 10: bounded by slice size; issue 13 item 14: huge bodies)", ""]
+    huge = memory.get("huge_body")
+    if huge:
+        lines += [f"Validate step (`multilevel validate`, its own process) of one body of {huge['cells']:,} cells "
+                  f"({huge['body_bytes'] / 1e6:.0f} MB of JSON): peak RSS **{huge['peak_mib']:.0f} MiB**, "
+                  f"{huge['seconds']:.1f} s (before this change: 1448 MiB, 14.9 s).", ""]
+    large = memory.get("large")
+    if large:
+        lines += [f"Harvest of synth_r_large, {large['observations_served']:,} observations, every step its own "
+                  "process (as Argo runs them); peak RSS of the largest process of each step (MiB), bound 1024:", "",
+                  "| warehouse | slices | " + " | ".join(STEPS) + " | wall s |",
+                  "|---|---|" + "---|" * len(STEPS) + "---|"]
+        for name in ("duckdb", "postgres"):
+            if name in large:
+                r = large[name]
+                lines.append(f"| {name} | {r['slices']} | " +
+                             " | ".join(f"{r['steps'][s]['peak_mib']:.0f}" for s in STEPS) +
+                             f" | {r['seconds']:.0f} |")
+    return lines
+
+
 # --- the table -------------------------------------------------------------------------------------------------
 def summary(values: list[float]) -> dict:
     return {"min": min(values), "median": statistics.median(values), "values": values}
@@ -382,6 +462,7 @@ def markdown(result: dict) -> str:
             lines.append(f"| {i} | {step} | {m['seconds']:.1f} | {m['peak_mib']:.0f} | "
                          f"{m.get('worker_peak_mib', 0):.0f} | {m.get('copy_seconds', 0):.2f} | "
                          f"{m.get('merge_seconds', 0):.2f} |")
+    lines += memory_markdown(result.get("memory", {}))
     return "\n".join(lines) + "\n"
 
 
@@ -427,6 +508,15 @@ def main() -> None:
         return child_ctas(args.child_ctas[0], args.child_ctas[1:])
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if args.memory_only:  # the memory rows alone, merged into the latest results
+        with contextlib.contextmanager(servers.postgres_server.__wrapped__)() as pg_server:
+            memory = memory_rows(args, pg_server)
+        result = json.loads((RESULTS / "latest.json").read_text())
+        result.setdefault("memory", {}).update(memory)
+        (RESULTS / "latest.json").write_text(json.dumps(result, indent=1) + "\n")
+        (RESULTS / "latest.md").write_text(markdown(result))
+        print("\n".join(memory_markdown(result["memory"])))
+        return
     with contextlib.ExitStack() as stack:
         pg_server = stack.enter_context(contextlib.contextmanager(servers.postgres_server.__wrapped__)())
         machine = versions(pg_server)
@@ -440,10 +530,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="multilevel-bench-") as tmp:
             print(f"growth: {args.growth_runs} runs ...", file=sys.stderr, flush=True)
             grow = growth(args.growth_runs, Path(tmp))
+        memory = memory_rows(args, pg_server)
     result = {
         "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rounds": args.rounds, "quick": args.quick, "machine": machine,
         "table": table(rounds, parse, grow), "round_details": rounds, "parse": parse, "growth": grow,
+        "memory": memory,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(result, indent=1) + "\n")
