@@ -121,7 +121,7 @@ def harvest(env: dict[str, str], *datasets: str) -> dict:
 
 
 # the SQL files of the merge (after the COPY into the staging table)
-MERGE_FILES = {"close_changed", "insert_new", "insert_all", "analyze_staging"}
+MERGE_FILES = {"changes", "close_changed", "insert_new", "insert_all"}
 
 
 def fetch_floor(env: dict[str, str], plans: list[str]) -> dict:

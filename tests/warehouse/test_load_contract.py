@@ -37,7 +37,7 @@ from loadkit import (
     stage_run,
 )
 
-from multilevel.errors import StageError
+from multilevel.errors import StageError, WarehouseError
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store
 from multilevel.warehouse import connect
@@ -266,3 +266,22 @@ def test_loader_killed_mid_load_leaves_the_warehouse_as_before(target):
         target, stage_run(target.store, "run2", revised_rows())
     )  # staged files are immutable: same run
     assert (result.status, result.rows_closed, result.rows_inserted) == ("loaded", 3, 3)
+
+
+def test_postgres_first_load_builds_the_unique_current_key_index(postgres_url, tmp_path):
+    """The first load inserts without the partial unique index and builds it afterwards (speed); the guarantee stays:
+    after any load, a second current row for a key is refused by PostgreSQL itself."""
+    target = Target(postgres_url, open_store(str(tmp_path / "stage")))
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    duplicate = (
+        f'INSERT INTO eurostat."{DATASET}_history" (age, geo, time_period, value, flag, valid_from, valid_to, '
+        f"source_updated, run_id) SELECT age, geo, time_period, value, flag, valid_from, NULL, source_updated, 'x' "
+        f'FROM eurostat."{DATASET}_history" LIMIT 1'
+    )
+    for run in ("run1", "run2"):
+        if run == "run2":
+            _load(target, stage_run(target.store, "run2", revised_rows()))
+        with target.connect() as wh:
+            assert wh.query("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (f"{DATASET}_current_key",))
+            with pytest.raises(WarehouseError, match="duplicate key"), wh.transaction():
+                wh.execute(duplicate)

@@ -57,11 +57,17 @@ def _fragments(dataset: str, dimensions: list[str]) -> dict[str, str]:
         "history": qualified(SCHEMA, f"{dataset}_history"),
         "current": qualified(SCHEMA, dataset),
         "staging": quote(f"stg_{dataset}"),
+        "changes": quote(f"chg_{dataset}"),
         "current_index": quote(f"{dataset}_current_key"),
         "dimension_columns": ",\n    ".join(f"{quote(d)} VARCHAR({MAX_CODE_BYTES}) NOT NULL" for d in dims),
         "dimension_list": ", ".join(quote(d) for d in dims),
         "staged_dimension_list": ", ".join(f"s.{quote(d)}" for d in dims),
         "key_columns": ", ".join(quote(k) for k in keys),
+        "coalesced_key_list": ", ".join(f"COALESCE(s.{quote(k)}, h.{quote(k)}) AS {quote(k)}" for k in keys),
+        # The unique current-key index (PostgreSQL) lists region and period first: building it sorts the rows by
+        # these columns, and leading with the most distinct ones (not freq/unit, the same in every row) halves the
+        # build (7.5 s -> 3.3 s for 1.65M rows, notes of issue 10).
+        "index_key_columns": ", ".join(quote(k) for k in sorted(keys, key=lambda k: (k != "geo", k != "time_period"))),
         "key_match": " AND ".join(f"h.{quote(k)} = s.{quote(k)}" for k in keys),
         # Redshift DDL: rows are distributed by region (geo), so history joins to respondents by region stay local.
         "distribution_key": quote("geo") if "geo" in dims else quote(keys[0]),
@@ -197,8 +203,10 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
             # first load: nothing to compare with, a plain insert
             closed, inserted = 0, wh.run_sql_file("eurostat/insert_all.sql", new_version, **f)
         else:
+            wh.run_sql_file("eurostat/changes.sql", **f)
             closed = wh.run_sql_file("eurostat/close_changed.sql", (load_time,), **f)
             inserted = wh.run_sql_file("eurostat/insert_new.sql", new_version, **f)
+            wh.execute(f"DROP TABLE {f['changes']}")
         wh.execute("DELETE FROM eurostat.labels WHERE dataset = %s", (dataset,))
         wh.executemany(
             "INSERT INTO eurostat.labels (dataset, dimension, code, label) VALUES (%s, %s, %s, %s)",

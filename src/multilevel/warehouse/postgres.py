@@ -37,8 +37,11 @@ LOCK_TIMEOUT = "10min"
 # the key. With the server's default work_mem (4MB) and the planner's choice of merge joins (the history index is
 # sorted), PostgreSQL sorted the staged rows on disk for each statement, 10 s of 13 s at 1.3M rows; a nested loop
 # probed the index 1.3M times (7.7 s). Hash joins over the staged rows take 2-3 s per statement (measured with
-# EXPLAIN ANALYZE, notes of issue 10). Other queries (reports, views) keep the server's planner settings.
-MERGE_SETTINGS = {"work_mem": "256MB", "enable_mergejoin": "off", "enable_nestloop": "off"}
+# EXPLAIN ANALYZE, notes of issue 10). maintenance_work_mem: a first load builds the unique current-key index (see
+# sql/dialects.toml), a sort that spilled to disk at the default 64MB. Other queries (reports, views) keep the
+# server's settings.
+MERGE_SETTINGS = {"work_mem": "256MB", "maintenance_work_mem": "256MB", "enable_mergejoin": "off",
+                  "enable_nestloop": "off"}
 _CHANGES = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|COPY)\b")
 # Connection failures a retry cannot fix (libpq reports them without a SQLSTATE, so by their text): wrong password,
 # unknown role or database, no pg_hba.conf entry. Everything else (refused, timeout, too many clients) is transient.
