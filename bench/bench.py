@@ -170,16 +170,16 @@ def one_round(api: str, pg_server: str, work: Path, quick: bool) -> dict:
     r["duckdb_load_revision"] = run_child([sys.executable, "-m", "multilevel.cli", "--log-level", "DEBUG", "load",
                                            "--plan", revision_plan], env)
     files = sorted(str(p) for p in Path(revision_plan).parent.glob("slices/*.parquet"))
-    r["duckdb_ctas"] = run_child([sys.executable, __file__, "--child-ctas", str(work / "ctas.duckdb"), *files], env)
+    r["duckdb_ctas"] = run_child([sys.executable, "-c", CTAS, str(work / "ctas.duckdb"), *files], env)
     for k in ("duckdb_load_revision", "duckdb_ctas"):
         r[k].pop("log", None)
     return r
 
 
-def child_ctas(target: str, files: list[str]) -> None:
-    con = duckdb.connect(target)
-    con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?)", [files])
-    con.close()
+# The CTAS contender in a process that imports nothing but duckdb (not this module: its imports would inflate the
+# denominator), with DuckDB's default settings.
+CTAS = ("import sys, duckdb; con = duckdb.connect(sys.argv[1]); "
+        "con.execute('CREATE TABLE t AS SELECT * FROM read_parquet(?)', [sys.argv[2:]]); con.close()")
 
 
 # --- parse -----------------------------------------------------------------------------------------------------
@@ -500,12 +500,9 @@ def main() -> None:
                              "and PostgreSQL (0: skip; the measured run uses 20000000)")
     parser.add_argument("--memory-only", action="store_true", help="only the memory rows (huge body, large harvest)")
     parser.add_argument("--child-floor", nargs="+", help=argparse.SUPPRESS)
-    parser.add_argument("--child-ctas", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_floor:
         return child_floor(args.child_floor)
-    if args.child_ctas:
-        return child_ctas(args.child_ctas[0], args.child_ctas[1:])
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if args.memory_only:  # the memory rows alone, merged into the latest results
