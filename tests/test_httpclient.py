@@ -190,3 +190,19 @@ def test_ess_https_fetch_has_the_same_total_deadline(settings, tmp_path, dripper
         fetch_source(f"{server.url}/ESS9e03.dta?X-Amz-Signature=SECRET123", tmp_path, settings)
     assert "SECRET123" not in str(info.value) and "(query hidden)" in str(info.value)
     assert _settled(server, 1) == ["abandoned"]
+
+
+def test_timeouts_and_broken_connections_name_the_url_and_the_setting_never_a_signed_query(dripper):
+    server = dripper(seconds=3)  # each byte later than the 1 s read timeout
+    client = HttpClient(HttpPolicy(read_timeout=1, deadline=30, max_retries=0, allowed_hosts=None, log_query=False))
+    with pytest.raises(ApiUnavailable) as info:
+        client.get(f"{server.url}/f.dta?X-Amz-Signature=SECRET", what="ESS file")
+    assert f"{server.url}/f.dta?(query hidden) sent nothing for 1s (read timeout, MULTILEVEL_HTTP_TIMEOUT_SECONDS)" \
+        in str(info.value)
+    with socket.create_server(("127.0.0.1", 0)) as unused:  # a port nothing listens on once closed
+        port = unused.getsockname()[1]
+    with pytest.raises(ApiUnavailable) as info:
+        client.get(f"http://127.0.0.1:{port}/f.dta?X-Amz-Signature=SECRET", what="ESS file")
+    message = str(info.value)
+    assert f"ConnectionError from http://127.0.0.1:{port}/f.dta?(query hidden): " in message
+    assert "Connection refused" in message and "SECRET" not in message and "Pool(" not in message

@@ -6,8 +6,8 @@ remote call shares one policy:
 - **Retries** come from tenacity (exponential backoff with full jitter, capped, at most ``max_retries`` retries),
   honouring ``Retry-After``. What counts as transient is our predicate, because no library checks content:
   connection errors and timeouts, 429 and 5xx, a redirect to Eurostat's "sorry"/maintenance page, an HTML page
-  served with 200 where data was asked for (rOpenGov/eurostat#302), a body shorter than its Content-Length, a
-  truncated JSON document, a truncated gzip body sent without a Content-Encoding header.
+  served with 200 where data was asked for (rOpenGov/eurostat#302), an empty 2xx body, a body shorter than its
+  Content-Length, a truncated JSON document, a truncated gzip body sent without a Content-Encoding header.
 - **Timeouts**: a connect timeout, a read timeout (between two bytes), and a **total deadline per attempt**: a
   server that drips one byte every two seconds never trips the read timeout (it restarts with every byte), whether
   it drips the status line, the headers or the body. A watchdog armed before the request is sent shuts the sockets
@@ -26,6 +26,7 @@ import email.utils
 import gzip
 import logging
 import random
+import re
 import socket
 import threading
 import time
@@ -147,6 +148,8 @@ def content_problem(fetched: Fetched, expect: str | None) -> str | None:
     if expect is None or fetched.path is not None:
         return None
     body = fetched.body
+    if not body.strip():  # an overloaded proxy's empty answer: nothing to parse, nothing to judge
+        return f"an empty body with HTTP {fetched.status} instead of {expect.upper()}"
     if looks_like_html(body) or "text/html" in fetched.content_type:
         return f"an HTML page with HTTP {fetched.status} instead of {expect.upper()} (the API is overloaded)"
     if expect == "json":
@@ -212,6 +215,14 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)  # the blocked recv in the requesting thread returns at once
     except OSError:
         pass  # already closed by the other side
+
+
+def _reason(error: Exception) -> str:
+    """What the OS or the server did, without urllib3's wrapping: its text repeats the URL (a signed URL's query
+    is a credential) and the pool's repr."""
+    inner = error.args[0] if error.args and isinstance(error.args[0], Exception) else error
+    reason = getattr(inner, "reason", None) or inner
+    return re.sub(r"^\w+\(host=[^)]*\):\s*", "", str(reason))
 
 
 _IN_FLIGHT = threading.local()  # this thread's attempt (sessions are per thread, one request at a time)
@@ -395,10 +406,17 @@ class HttpClient:
                     size = len(body)
         except (requests.RequestException, OSError) as e:
             status = type(e).__name__
-            if watch.expired.is_set():  # whatever the cut socket raised: the deadline is the reason
+            # whatever the cut socket raised, or a timeout clamped to the time left: the deadline is the reason
+            if watch.expired.is_set() or self.clock() >= deadline:
                 raise Transient(self._too_slow(url)) from e
-            if isinstance(e, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
-                raise Transient(f"{type(e).__name__}: {e}") from e
+            if isinstance(e, requests.ConnectTimeout):
+                raise Transient(f"could not connect to {self._loggable(url)} within {policy.connect_timeout:g}s "
+                                "(MULTILEVEL_HTTP_CONNECT_TIMEOUT_SECONDS)") from e
+            if isinstance(e, requests.Timeout):
+                raise Transient(f"{self._loggable(url)} sent nothing for {policy.read_timeout:g}s "
+                                "(read timeout, MULTILEVEL_HTTP_TIMEOUT_SECONDS)") from e
+            if isinstance(e, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+                raise Transient(f"{type(e).__name__} from {self._loggable(url)}: {_reason(e)}") from e
             raise
         finally:
             log.info("GET %s %s %d bytes %.2fs", self._loggable(url), status, size, self.clock() - started)

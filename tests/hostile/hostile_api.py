@@ -21,6 +21,8 @@ default) passes everything through. Scenarios, and the misbehaviour each stands 
 ``redirect``         data requests answer 302 to the same URL on host ``host`` (default ``localhost``: this proxy
                      under another name, which answers honestly): another host serving real data
 ``sorry``            data requests answer 302 to Eurostat's overload page (``/sorry/index.html``, HTML with 200)
+``broken``           data answers break in transport, ``how``: "empty" (200, no body), "truncated" (the connection
+                     closes after half the body its Content-Length announced) or "reset" (closed before any answer)
 ===================  =============================================================================================
 """
 
@@ -53,6 +55,7 @@ SCENARIOS = {
     "drip": {"seconds", "part", "limit"},
     "redirect": {"host"},
     "sorry": set(),
+    "broken": {"how"},
 }
 SORRY_PATH = "/sorry/index.html"
 HTML = b"<!DOCTYPE html><html><head><title>Eurostat</title></head><body><h1>Welcome</h1></body></html>"
@@ -112,6 +115,8 @@ class HostileApi:
             return 200, "text/html; charset=utf-8", HTML, {}
         if is_data and s == "html200":
             return 200, "text/html; charset=utf-8", HTML, {}
+        if is_data and s == "broken" and o["how"] == "empty":
+            return 200, "application/json", b"", {}
         if is_data and s == "sorry":
             return 302, "text/html", b"", {"Location": SORRY_PATH}
         if is_data and s == "redirect" and self.hosts[-1] == "127.0.0.1":  # the other name answers honestly
@@ -119,10 +124,12 @@ class HostileApi:
             return 302, "text/html", b"", {"Location": target}
         if is_data and s == "ignore_split":
             query = [(k, v) for k, v in query if k.lower() != o["dim"]]
-        upstream = requests.get(self.standin.url + path, params=query, timeout=30)
+        # the stand-in's own faults (e.g. a redirect) pass through as they are
+        upstream = requests.get(self.standin.url + path, params=query, timeout=30, allow_redirects=False)
         status, kind, body = upstream.status_code, upstream.headers.get("Content-Type", ""), upstream.content
         if status != 200:
-            return status, kind, body, {}
+            location = upstream.headers.get("Location")
+            return status, kind, body, ({"Location": location} if location else {})
         if is_data:
             body = self._data(body)
         elif "/contentconstraint/" in path:
@@ -202,6 +209,12 @@ class _Handler(BaseHTTPRequestHandler):
         head = (f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}\r\n"
                 f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
                 + "".join(f"{k}: {v}\r\n" for k, v in extra.items()) + "\r\n").encode()
+        broken = api.options.get("how") if api.scenario == "broken" and "/statistics/1.0/data/" in parts.path else None
+        if broken == "reset":
+            self.close_connection = True
+            return
+        if broken == "truncated":
+            body = body[: len(body) // 2]  # after a head announcing the whole body
         drip = api.dripping(parts.path)
         if drip and drip[0] == "head":  # a head longer than the drip limit: only a total deadline ends it early
             head = head[:-2] + b"X-Padding: " + b"p" * int(drip[2] / drip[1]) + b"\r\n\r\n"

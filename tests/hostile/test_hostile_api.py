@@ -279,6 +279,23 @@ def test_an_html_page_instead_of_data_is_transient_and_leaves_the_current_view(s
     assert load_log(settings)[-1][0] == "failed"
 
 
+@pytest.mark.parametrize("how, message", [
+    ("empty", "an empty body with HTTP 200 instead of JSON"),
+    ("truncated", "IncompleteRead"),
+    ("reset", "Remote end closed connection without response"),
+])
+def test_an_answer_broken_in_transport_is_transient_and_leaves_the_current_view(settings, monkeypatch, hostile, how,
+                                                                                message):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("broken", how=how)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 75, err
+    assert message in err and f"{DATASET} [indic_de=" in err and "run again later" in err  # names the slice
+    assert how == "empty" or f"from {hostile.url}/statistics/1.0/data/{DATASET}" in err  # and the URL it broke on
+    assert "Traceback" not in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
+
 # --- 7. a server that drips its answer ------------------------------------------------------------------------------
 @pytest.mark.parametrize("part", ["head", "body"])
 def test_a_server_dripping_its_answer_hits_the_total_deadline_and_exits_75(settings, monkeypatch, hostile, part):
