@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from multilevel import paths
 from multilevel.textlimits import (
+    ESS_LABEL_BYTES,
+    ESS_TEXT_BYTES,
+    ESS_VALUE_LABELS_BYTES,
+    ESS_VARIABLE_BYTES,
     MAX_CODE_BYTES,
     MAX_FLAG_BYTES,
     MAX_LABEL_BYTES,
@@ -15,6 +20,7 @@ from multilevel.textlimits import (
     MAX_TIME_BYTES,
     MAX_UPDATE_BYTES,
     fit_text,
+    fit_value_labels,
 )
 from multilevel.warehouse.history import _fragments
 
@@ -61,3 +67,27 @@ def test_rows_with_codes_periods_or_flags_too_long_fail_rule_text_length():
     frame.loc[1, "unit"] = "é" * 33  # 33 characters but 66 bytes: Redshift would refuse it
     with pytest.raises(ValidationFailed, match="unit over 64 bytes"):
         validate_slice(frame, Dataset(code="d", split="unit"))
+
+
+ESS_EXPECTED = {**ESS_TEXT_BYTES, "variable": ESS_VARIABLE_BYTES, "label": ESS_LABEL_BYTES,
+                "value_labels": ESS_VALUE_LABELS_BYTES}
+
+
+@pytest.mark.parametrize("name", ["respondents.sql", "variable_labels.sql"])
+def test_the_ess_ddl_declares_the_limits_validation_checks(name):
+    found = dict(re.findall(r"^\s*([a-z_]+)\s+VARCHAR\((\d+)\)", (paths.SQL_DIR / "ess" / name).read_text(), re.M))
+    checked = {column: int(size) for column, size in found.items() if column in ESS_EXPECTED}
+    assert checked and all(ESS_EXPECTED[column] == size for column, size in checked.items()), checked
+    assert set(found) - set(ESS_EXPECTED) <= {"region_nuts_version", "inwyys_missing"}  # ours, fixed width
+
+
+def test_value_labels_too_long_stay_valid_json_with_every_code():
+    values = {str(i): "Партия " * 100 for i in range(20)}  # 20 labels of 700 characters (1300 bytes each)
+    text, cut = fit_value_labels(values, 2000)
+    assert cut and len(text.encode()) <= 2000
+    stored = json.loads(text)
+    assert list(stored) == list(values) and all(v.endswith("...") and values["0"].startswith(v[:-3])
+                                                for v in stored.values())
+    assert fit_value_labels({"1": "yes", "2": "no"}, 2000) == ('{"1": "yes", "2": "no"}', False)
+    text, cut = fit_value_labels({str(i): "x" for i in range(1000)}, 100)  # not even "..." fits for every code
+    assert cut and len(text.encode()) <= 100 and json.loads(text)

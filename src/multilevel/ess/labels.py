@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from multilevel.ess.config import RoundConfig
+from multilevel.textlimits import ESS_LABEL_BYTES, ESS_VALUE_LABELS_BYTES, fit_text, fit_value_labels
 from multilevel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,13 @@ def read_labels(path: Path, config: RoundConfig) -> list[tuple[str, str | None, 
     for name in config.source_columns:
         values = {str(int(k)): v for k, v in (meta.variable_value_labels.get(name) or {}).items()
                   if isinstance(k, int | float)}
-        out.append((name, meta.column_names_to_labels.get(name), json.dumps(values) if values else None))
+        # cut here, in bytes (Redshift counts bytes, PostgreSQL characters, DuckDB neither), never mid-JSON
+        label = fit_text(meta.column_names_to_labels.get(name), ESS_LABEL_BYTES)
+        stored, cut = fit_value_labels(values) if values else (None, False)
+        if cut:
+            log.warning("ESS variable %s: its value labels take more than %d bytes; the longest are cut to fit",
+                        name, ESS_VALUE_LABELS_BYTES)
+        out.append((name, label, stored))
     return out
 
 
@@ -36,8 +43,7 @@ def store_labels(wh: Warehouse, essround: int, labels: list[tuple[str, str | Non
             wh.execute(
                 "INSERT INTO ess.variable_labels (essround, variable, label, value_labels) VALUES "
                 + ", ".join([one] * len(labels)),
-                [v for name, label, values in labels for v in (essround, name, (label or "")[:512] or None,
-                                                               (values or "")[:8192] or None)],
+                [v for name, label, values in labels for v in (essround, name, label or None, values)],
             )
     log.info("ess.variable_labels round %d: %d variables", essround, len(labels))
 

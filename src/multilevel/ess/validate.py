@@ -17,6 +17,7 @@ import pandera.pandas as pa
 from multilevel import paths
 from multilevel.errors import ValidationFailed
 from multilevel.ess.config import MISSING_REASONS, WEIGHT_COLUMNS, YEAR_COLUMN, RoundConfig
+from multilevel.textlimits import ESS_TEXT_BYTES
 
 
 @lru_cache(maxsize=4)
@@ -56,16 +57,25 @@ def region_flags(df: pd.DataFrame, version: str) -> pd.Series:
     )
 
 
+def fits(column: str) -> pa.Check:
+    """The column's size in every warehouse, in UTF-8 bytes (Redshift counts bytes, DuckDB ignores sizes): a file
+    that loads into DuckDB must not fail later in production."""
+    limit = ESS_TEXT_BYTES[column]
+    return pa.Check(lambda s: s.isna() | (s.str.encode("utf-8").str.len() <= limit),
+                    name=f"text_length: at most {limit} bytes (the warehouse column size)")
+
+
 def schema(config: RoundConfig) -> pa.DataFrameSchema:
     """The pandera schema of ess.respondents for one round."""
     reason = pa.Column("string", pa.Check.isin(list(MISSING_REASONS)), nullable=True)
     columns = {
         "essround": pa.Column("Int16", pa.Check.eq(config.essround), nullable=False),
-        "cntry": pa.Column("string", pa.Check.str_matches(r"^[A-Z]{2}$"), nullable=False),
+        "edition": pa.Column("string", fits("edition"), nullable=True),
+        "cntry": pa.Column("string", [pa.Check.str_matches(r"^[A-Z]{2}$"), fits("cntry")], nullable=False),
         "idno": pa.Column("Int64", nullable=False),
-        "region": pa.Column("string", nullable=True),
+        "region": pa.Column("string", fits("region"), nullable=True),
         "regunit": pa.Column("Int16", pa.Check.isin([1, 2, 3, 4]), nullable=True),
-        "region_flag": pa.Column("string", nullable=True),
+        "region_flag": pa.Column("string", fits("region_flag"), nullable=True),
         YEAR_COLUMN: pa.Column("Int16", pa.Check.in_range(2000, 2100), nullable=True),
         f"{YEAR_COLUMN}_missing": reason,
         "inwmms": pa.Column("Int16", pa.Check.in_range(1, 12), nullable=True),
