@@ -39,9 +39,9 @@ _SHAPES = [
     (re.compile(r"(Credential=)[^,\s'\"&]+"), rf"\g<1>{MASK}"),
     (re.compile(r"(?i)(signature[\"']?\s*[:=]\s*b?[\"']?\s*)[0-9a-f]{16,}"), rf"\g<1>{MASK}"),
     (re.compile(r"(?i)(x-amz-security-token[\"']?\s*[:=]\s*b?[\"']?)[^\s'\",&}]+"), rf"\g<1>{MASK}"),
-    # pre-signed URLs (S3, CloudFront, Azure SAS, GCS): the parameters that authorise
+    # pre-signed URLs (S3, CloudFront, Azure SAS, GCS): the parameters that authorise; libpq's ?password=
     (re.compile(r"(?i)([?&](?:x-amz-[a-z-]+|signature|awsaccesskeyid|policy|key-pair-id|sig|se|sp|sv|skoid|"
-                r"sktid|x-goog-[a-z-]+|token|access_token)=)[^&\s'\"#<>]+"), rf"\g<1>{MASK}"),
+                r"sktid|x-goog-[a-z-]+|token|access_token|password|passwd|pwd)=)[^&\s'\"#<>]+"), rf"\g<1>{MASK}"),
 ]
 
 _registered: set[str] = set()
@@ -65,6 +65,13 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     if not sep:
         return url, None
     return f"{scheme}://{quote(unquote(user), safe='')}@{rest}", unquote(password)
+
+
+def query_passwords(url: str) -> list[str]:
+    """Passwords given as query parameters (libpq accepts ``postgresql://u@h/db?password=...``), decoded."""
+    query = re.split(r"\?", url, maxsplit=1)[1] if "?" in url else ""
+    return [unquote(value.replace("+", " ")) for name, value in re.findall(r"(?i)(?:^|&)(password|passwd|pwd)=([^&#]*)",
+                                                                            query) if value]
 
 
 def redact_url(url: str) -> str:
@@ -109,9 +116,9 @@ def known_secrets() -> set[str]:
     values.update(v for v in (os.environ.get(name) for name in SECRET_ENVIRONMENT) if v and len(v) >= 4)
     url = os.environ.get("MULTILEVEL_WAREHOUSE_URL")
     if url:
-        password = split_credentials(url)[1]
-        if password and len(password) >= 4:
-            values.add(password)
+        for password in (split_credentials(url)[1], *query_passwords(url)):
+            if password and len(password) >= 4:
+                values.add(password)
     forms = set()
     for value in values:
         forms.update({value, quote(value, safe=""), quote_plus(value, safe=""), quote(value)})

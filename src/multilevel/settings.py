@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from multilevel.redaction import register, split_credentials
+from multilevel.redaction import query_passwords, register, split_credentials
 
 REAL_EUROSTAT_URL = "https://ec.europa.eu/eurostat/api/dissemination"
 HOME = Path(os.environ.get("MULTILEVEL_HOME", ".multilevel"))
@@ -115,5 +115,5 @@ def load_settings(**overrides) -> Settings:
     """
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     password = settings.warehouse_password.get_secret_value() if settings.warehouse_password else None
-    register(password, split_credentials(settings.warehouse_url)[1])
+    register(password, split_credentials(settings.warehouse_url)[1], *query_passwords(settings.warehouse_url))
     return settings

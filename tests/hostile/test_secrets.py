@@ -19,7 +19,7 @@ import boto3
 import pytest
 from hostile_api import HostileApi
 
-from multilevel.redaction import redact, redact_url, split_credentials
+from multilevel.redaction import query_passwords, redact, redact_url, split_credentials
 
 DATASET = "demo_r_pjanind3"
 CONFIG = f"datasets:\n  - code: {DATASET}\n    split: indic_de\n    filters: {{indic_de: [MEDAGEPOP, DEPRATIO1]}}\n"
@@ -87,10 +87,16 @@ def test_a_harvest_prints_no_secret_at_any_log_level(world, tmp_path, level):
     assert_no_secret(output, [PASSWORD, *SECRETS.values()])
 
 
-def test_a_failing_connection_prints_no_password(world, tmp_path):
-    world["MULTILEVEL_WAREHOUSE_URL"] = world["MULTILEVEL_WAREHOUSE_URL"].rsplit("/", 1)[0] + "/missing_db"
+@pytest.mark.parametrize("where", ["userinfo", "query"])
+def test_a_failing_connection_prints_no_password(world, tmp_path, where):
+    """libpq also takes the password as a query parameter (postgresql://user@host/db?password=...)."""
+    base = world["MULTILEVEL_WAREHOUSE_URL"].rsplit("/", 1)[0] + "/missing_db"
+    if where == "query":
+        base = base.replace(f":{PASSWORD}@", "@") + "?sslmode=disable&password=" + quote(PASSWORD, safe="")
+    world["MULTILEVEL_WAREHOUSE_URL"] = base
     done = run(world, tmp_path, "--log-level", "DEBUG", "harvest", "--no-progress")
-    assert done.returncode == 1 and "postgres:***@" in done.stderr
+    assert done.returncode == 1 and "missing_db" in done.stderr
+    assert ("postgres:***@" if where == "userinfo" else "password=***") in done.stderr
     assert_no_secret(done.stdout + done.stderr, [PASSWORD, *SECRETS.values()])
 
 
@@ -115,3 +121,9 @@ def test_url_passwords_with_delimiters_are_found_and_redacted(url, user, passwor
     shown = redact_url(url)
     assert (password is None and shown == url) or (f"{user}:***@" in shown and password not in shown)
     assert password is None or password not in redact(f"could not connect to {url}")
+
+
+def test_a_password_given_as_a_query_parameter_is_redacted_by_shape_and_registered():
+    url = "postgresql://u@h/db?sslmode=require&password=qu%2Fery%23pw&application_name=x"
+    assert redact_url(url) == "postgresql://u@h/db?sslmode=require&password=***&application_name=x"
+    assert query_passwords(url) == ["qu/ery#pw"]
