@@ -409,7 +409,10 @@ def status(settings, stale_after_hours, as_json):
               help="Also serve this many synthetic regional datasets (in the catalogue and every endpoint).")
 @click.option("--large-obs", default=0, show_default=True, type=int,
               help="Also serve synth_r_large with this many observations (scale and memory runs; 0: not served).")
-def standin_command(host, port, size, catalogue_size, large_obs):
+@click.option("--current-codes", default="", metavar="CC,CC",
+              help="Serve these countries' regions only in current NUTS codes, mixed with older ones in one geo "
+                   "column, as Eurostat does after a boundary change (e.g. NO,IE).")
+def standin_command(host, port, size, catalogue_size, large_obs, current_codes):
     """Serve the local Eurostat API stand-in (synthetic cubes, real URL shapes) until interrupted.
 
     Example: multilevel standin --port 8765 & MULTILEVEL_EUROSTAT_URL=http://127.0.0.1:8765 multilevel harvest
@@ -419,7 +422,7 @@ def standin_command(host, port, size, catalogue_size, large_obs):
     from multilevel.standin import serve
 
     try:
-        serve(host, port, size, catalogue_size, large_obs)
+        serve(host, port, size, catalogue_size, large_obs, current_codes.split(","))
     except OSError as e:  # bind failed: a busy port frees up later, a wrong host does not
         if e.errno == errno.EADDRINUSE:
             raise TransientError(f"port {port} on {host} is in use; stop the other server or pick --port") from None

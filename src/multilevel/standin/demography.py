@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from multilevel.standin.cube import BaseCube, Dimension
-from multilevel.standin.geo import build_geo_list
+from multilevel.standin.geo import GeoList, build_geo_list
 from multilevel.standin.synthetic import BASE_FLAGS, apply_flags, common_dims, dataflow_annotations, reserve_cells
 
 AGE_GROUPS = [f"Y{lo}-{lo + 4}" for lo in range(5, 90, 5)]  # Y5-9 ... Y85-89
@@ -57,10 +57,10 @@ def _geo_population(rng: np.random.Generator, geo) -> np.ndarray:
     return base * spread
 
 
-def make_pjangrp3(size: str) -> BaseCube:
+def make_pjangrp3(size: str, geo: GeoList | None = None) -> BaseCube:
     """Population on 1 January by broad age group, sex and NUTS 3 region (synthetic, seeded)."""
-    years = YEARS[("demo_r_pjangrp3", size)]
-    geo = build_geo_list(years, None if size == "full" else SMALL_COUNTRIES)
+    years = geo.years if geo is not None else YEARS[("demo_r_pjangrp3", size)]
+    geo = geo if geo is not None else build_geo_list(years, None if size == "full" else SMALL_COUNTRIES)
     rng = np.random.default_rng(20260301)
     n_geo, n_time = len(geo.codes), len(years)
     since = np.array(years, dtype=float) - 2018
@@ -215,10 +215,10 @@ for _lo, _hi in _PC_BANDS:
     )
 
 
-def make_pjanind3(size: str) -> BaseCube:
+def make_pjanind3(size: str, geo: GeoList | None = None) -> BaseCube:
     """Population structure indicators by NUTS 3 region (synthetic, seeded); one unit per indicator."""
-    years = YEARS[("demo_r_pjanind3", size)]
-    geo = build_geo_list(years, None if size == "full" else SMALL_COUNTRIES)
+    years = geo.years if geo is not None else YEARS[("demo_r_pjanind3", size)]
+    geo = geo if geo is not None else build_geo_list(years, None if size == "full" else SMALL_COUNTRIES)
     rng = np.random.default_rng(20260302)
     codes = list(INDICATORS)
     units = ["PC", "YR"]

@@ -24,10 +24,12 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from multilevel import paths
 from multilevel.standin import catalogue as toc
+from multilevel.standin import current_codes as current_codes_mode
 from multilevel.standin.cubes import GENERATORS, SIZES, Cube, base_cube, fixture_cube, format_ts
 from multilevel.standin.faults import FaultQueue
 from multilevel.standin.handler import Handler, Server
@@ -63,6 +65,7 @@ class StandIn:
         async_cells: int | None = None,
         async_seconds: float = 0.0,
         large_obs: int = 0,
+        current_codes: Iterable[str] = (),
     ):
         if size not in SIZES:
             raise ValueError(f"stand-in size {size!r} is unknown: use one of {', '.join(SIZES)}")
@@ -70,6 +73,8 @@ class StandIn:
         self.port = port
         self.size = size
         self.max_cells = max_cells
+        # countries whose regions the demography cubes serve only in current NUTS codes (current_codes.py)
+        self.current_codes = current_codes_mode.countries_of(current_codes)
         self.fixtures_dir = Path(fixtures_dir) if fixtures_dir is not None else FIXTURES_DIR
         self.faults = FaultQueue()
         # the asynchronous regime: a data request over ``async_cells`` cells first gets 413 ASYNCHRONOUS_RESPONSE
@@ -148,7 +153,9 @@ class StandIn:
         code = dataset.lower()
         with self._lock:
             if code not in self._cubes:
-                if code in GENERATORS:
+                if code in GENERATORS and self.current_codes:
+                    self._cubes[code] = Cube(current_codes_mode.base_cube(code, self.size, self.current_codes))
+                elif code in GENERATORS:
                     self._cubes[code] = Cube(base_cube(code, self.size))
                 elif code in self.regional:
                     self._cubes[code] = Cube(toc.regional_cube(self.regional[code]))
@@ -239,6 +246,7 @@ class StandIn:
             cubes = dict(self._cubes)
         return {
             "size": self.size,
+            "current_codes": sorted(self.current_codes),
             "max_cells": self.max_cells,
             "async_cells": self.async_cells,
             "datasets": {
@@ -255,10 +263,18 @@ class StandIn:
         }
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, size: str = "small", catalogue: int = 0,
-          large_obs: int = 0) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    size: str = "small",
+    catalogue: int = 0,
+    large_obs: int = 0,
+    current_codes: Iterable[str] = (),
+) -> None:
     """Run the stand-in until interrupted (Ctrl-C or SIGTERM); prints ``standin listening on URL`` first."""
-    standin = StandIn(host=host, port=port, size=size, catalogue=catalogue, large_obs=large_obs)
+    standin = StandIn(
+        host=host, port=port, size=size, catalogue=catalogue, large_obs=large_obs, current_codes=current_codes
+    )
     standin.preload()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -281,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalogue", type=int, default=0, help="synthetic regional datasets to serve besides")
     parser.add_argument("--large-obs", type=int, default=0,
                         help="also serve synth_r_large with this many observations (scale runs; 0: not served)")
+    parser.add_argument("--current-codes", default="", help="countries served only in current NUTS codes, e.g. NO,IE")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(args.host, args.port, args.size, args.catalogue, args.large_obs)
+    serve(args.host, args.port, args.size, args.catalogue, args.large_obs, args.current_codes.split(","))
