@@ -13,7 +13,7 @@ import pytest
 from warehouses import KINDS, warehouse_url
 
 from multilevel import paths
-from multilevel.errors import InputFileError, ValidationFailed, WarehouseError
+from multilevel.errors import ConfigError, InputFileError, ValidationFailed, WarehouseError
 from multilevel.ess.config import load_round
 from multilevel.ess.load import load_ess, load_staged, to_parquet
 from multilevel.ess.reader import read_respondents
@@ -76,6 +76,25 @@ def test_every_nuts_level_and_flags(frame):
     assert set(frame["regunit"]) == {1, 2, 3}
     flagged = frame[frame["region_flag"].notna()]
     assert set(flagged["region"]) == {"AT99", "PL9Z"}
+
+
+def test_a_country_can_use_another_nuts_version_than_its_round():
+    # config.yaml `countries:` (a country whose region variable uses another version, as the ESS appendix may say)
+    text = "rounds:\n  9:\n    nuts_version: '2016'\n    countries: {IE: '2021', 'NO': '2024'}\n" \
+        "    answers: {trstprl: [0, 10]}\n"
+    config = load_round(9, text)
+    assert (config.version_for("IE"), config.version_for("NO"), config.version_for("DE")) == ("2021", "2024", "2016")
+    frame = validate_respondents(read_respondents(SYNTHETIC, config), config)
+    versions = frame.groupby("cntry")["region_nuts_version"].unique().map(list).to_dict()
+    assert versions["IE"] == ["2021"] and versions["NO"] == ["2024"] and versions["DE"] == ["2016"]
+    # the flags follow each country's version: Norway's NUTS 2016 regions NO01, NO03-NO05 are no NUTS 2024 codes
+    flagged = set(frame[frame["region_flag"].fillna("").str.contains("is not a NUTS 2024 code")]["region"])
+    assert {"NO01", "NO03", "NO04", "NO05"} <= flagged and not any(r.startswith("IE") for r in flagged)
+    for bad, message in (("{Norway: '2016'}", "two-letter"), ("{IE: '2019'}", "2013, 2016, 2021, 2024"),
+                         ("{NO: '2024'}", "quote country codes")):
+        body = text.replace("{IE: '2021', 'NO': '2024'}", bad)
+        with pytest.raises(ConfigError, match=message):
+            load_round(9, body)
 
 
 def test_validation_rejects_a_sentinel_and_nonpositive_weight(frame):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
@@ -17,6 +17,7 @@ WEIGHT_COLUMNS = ["dweight", "pspwght", "pweight", "anweight"]
 DESIGN_COLUMNS = ["psu", "stratum", "prob"]
 YEAR_COLUMN = "inwyys"
 MONTH_COLUMN = "inwmms"  # kept when the file has it: the reference date of the context uses the median month
+NUTS_VERSIONS = ("2013", "2016", "2021", "2024")  # the versions data/reference/nuts_codes.csv holds
 MISSING_REASONS = {"a": "Not applicable", "b": "Refusal", "c": "Don't know", "d": "No answer"}
 
 
@@ -27,6 +28,12 @@ class RoundConfig:
     essround: int
     nuts_version: str
     answers: dict[str, tuple[int, int]]
+    # countries whose region variable uses another NUTS version than the round's (``countries:`` in config.yaml)
+    country_versions: dict[str, str] = field(default_factory=dict)
+
+    def version_for(self, cntry: str) -> str:
+        """The NUTS version of ``cntry``'s region codes in this round."""
+        return self.country_versions.get(cntry, self.nuts_version)
 
     @property
     def source_columns(self) -> list[str]:
@@ -69,4 +76,21 @@ def load_round(essround: int, text: str | None = None) -> RoundConfig:
         answers[name] = (int(bounds[0]), int(bounds[1]))
     if not answers:
         raise ConfigError(f"ESS round {essround} lists no answer variables in config.yaml")
-    return RoundConfig(essround=int(essround), nuts_version=str(entry["nuts_version"]), answers=answers)
+    country_versions = {}
+    for cntry, version in (entry.get("countries") or {}).items():
+        if isinstance(cntry, bool):  # YAML 1.1 reads an unquoted NO (Norway) as false
+            raise ConfigError(f"ESS round {essround}: countries: a key read as {cntry}: quote country codes ('NO')")
+        if not (isinstance(cntry, str) and len(cntry) == 2 and cntry.isupper()):
+            raise ConfigError(f"ESS round {essround}: countries: {cntry!r} is not a two-letter ISO country code")
+        if str(version) not in NUTS_VERSIONS:
+            raise ConfigError(
+                f"ESS round {essround}: countries: {cntry}: NUTS version {version!r} is not one of "
+                f"{', '.join(NUTS_VERSIONS)}"
+            )
+        country_versions[cntry] = str(version)
+    return RoundConfig(
+        essround=int(essround),
+        nuts_version=str(entry["nuts_version"]),
+        answers=answers,
+        country_versions=country_versions,
+    )

@@ -100,7 +100,7 @@ def read_respondents(path: str | Path, config: RoundConfig) -> pd.DataFrame:
     region = raw["region"].astype("string").str.strip()
     out["region"] = region.mask(region == "")
     out["regunit"] = pd.to_numeric(raw["regunit"], errors="coerce").astype("Int16")
-    out["region_nuts_version"] = pd.Series(config.nuts_version, index=raw.index, dtype="string")
+    out["region_nuts_version"] = out["cntry"].map(config.version_for).astype("string")
     out["region_flag"] = pd.Series(pd.NA, index=raw.index, dtype="string")
     out[YEAR_COLUMN], out[f"{YEAR_COLUMN}_missing"] = _split_missing(raw[YEAR_COLUMN], YEAR_COLUMN)
     if MONTH_COLUMN in raw.columns:

@@ -34,18 +34,18 @@ def nuts_code(region: str) -> str:
     return prefix + region[2:] if prefix else region
 
 
-def region_flags(df: pd.DataFrame, version: str) -> pd.Series:
-    """Why each region cannot be a NUTS code at the level regunit says (NULL when it is one)."""
-    levels = nuts_levels(version)
+def region_flags(df: pd.DataFrame, config: RoundConfig) -> pd.Series:
+    """Why each region cannot be a NUTS code of its country's version at the level regunit says (NULL when it is)."""
 
-    def flag(region, regunit) -> str | None:
+    def flag(region, regunit, cntry) -> str | None:
         if region is None or pd.isna(region):
             return "region missing"
         if pd.isna(regunit):
             return "regunit missing"
         if int(regunit) == 4:
             return "regunit 4: region is not a NUTS unit"
-        level = levels.get(nuts_code(region))
+        version = config.version_for(cntry)
+        level = nuts_levels(version).get(nuts_code(region))
         if level is None:
             return f"{region} is not a NUTS {version} code"
         if level != int(regunit):
@@ -53,7 +53,9 @@ def region_flags(df: pd.DataFrame, version: str) -> pd.Series:
         return None
 
     return pd.Series(
-        [flag(r, u) for r, u in zip(df["region"], df["regunit"], strict=True)], index=df.index, dtype="string"
+        [flag(r, u, c) for r, u, c in zip(df["region"], df["regunit"], df["cntry"], strict=True)],
+        index=df.index,
+        dtype="string",
     )
 
 
@@ -93,7 +95,7 @@ def schema(config: RoundConfig) -> pa.DataFrameSchema:
         return ok
 
     def region_valid_or_flagged(df: pd.DataFrame) -> pd.Series:
-        return region_flags(df, config.nuts_version).fillna("") == df["region_flag"].fillna("")
+        return region_flags(df, config).fillna("") == df["region_flag"].fillna("")
 
     return pa.DataFrameSchema(
         columns,
@@ -109,7 +111,7 @@ def schema(config: RoundConfig) -> pa.DataFrameSchema:
 def validate_respondents(df: pd.DataFrame, config: RoundConfig) -> pd.DataFrame:
     """Fill region_flag, then check every rule; ValidationFailed names the rule and a few offending rows."""
     df = df.reset_index(drop=True)  # failure reports name row positions
-    df["region_flag"] = region_flags(df, config.nuts_version)
+    df["region_flag"] = region_flags(df, config)
     try:
         return schema(config).validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
