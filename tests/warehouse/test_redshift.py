@@ -42,6 +42,8 @@ SAMPLES = {
     "answer_columns": '"trstprl" SMALLINT,\n    "trstprl_missing" VARCHAR(1)',
     "manifest_url": "'s3://stage-bucket/eurostat/demo_r_pjangrp3/run1/slices/redshift-copy-stg.manifest'",
     "iam_role": f"'{ROLE}'",
+    "indicator_columns": '"population" DOUBLE PRECISION,\n    "population_method" VARCHAR(16)',
+    "context_columns": 'c."population", c."population_method"',
 }
 
 
@@ -113,6 +115,8 @@ def test_redshift_tables_keep_their_keys():
     assert "DISTKEY ({distribution_key})" in history and "COMPOUND SORTKEY ({distribution_key}, time_period)" in history
     assert "DISTSTYLE ALL" in RedshiftWarehouse.dialect.sql("eurostat/load_log.sql")
     assert "DISTKEY (region)" in RedshiftWarehouse.dialect.sql("ess/respondents.sql")
+    for table in ("ess_region_context", "ess_context_values", "context_snapshot_values"):  # joined with respondents
+        assert "DISTSTYLE ALL" in RedshiftWarehouse.dialect.sql(f"analytics/{table}.sql"), table
     for other in ("duckdb", "postgres"):
         assert "DIST" not in Dialect.load(other).sql("eurostat/history_table.sql")
     assert "CREATE UNIQUE INDEX" in Dialect.load("postgres").sql("eurostat/insert_all.sql")

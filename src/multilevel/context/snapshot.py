@@ -15,7 +15,7 @@ import pandas as pd
 
 from multilevel.context.build import LONG_COLUMNS, build_values, to_regions
 from multilevel.context.config import ContextConfig, load_context_config
-from multilevel.context.tables import TYPES, insert_frame
+from multilevel.context.tables import insert_frame
 from multilevel.errors import ConfigError
 from multilevel.warehouse import Warehouse, quote
 
@@ -26,12 +26,8 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 def ensure_tables(wh: Warehouse) -> None:
     wh.run_sql_file("analytics/schema.sql")
-    wh.execute(
-        "CREATE TABLE IF NOT EXISTS analytics.context_snapshots (name VARCHAR(64) NOT NULL, as_of TIMESTAMP NOT NULL, "
-        "created_at TIMESTAMP NOT NULL, indicators VARCHAR(2048) NOT NULL, PRIMARY KEY (name))"
-    )
-    body = ", ".join(f"{quote(c)} {TYPES[c]}" for c in LONG_COLUMNS)
-    wh.execute(f"CREATE TABLE IF NOT EXISTS analytics.context_snapshot_values (snapshot VARCHAR(64) NOT NULL, {body})")
+    wh.run_sql_file("analytics/context_snapshots.sql")
+    wh.run_sql_file("analytics/context_snapshot_values.sql")
 
 
 def parse_as_of(text: str | None) -> datetime | None:
@@ -79,5 +75,5 @@ def snapshot_regions(wh: Warehouse, name: str, config: ContextConfig | None = No
     if not found:
         raise ConfigError(f"no context snapshot named {name}; create it with `multilevel context snapshot --name`")
     cols = ", ".join(quote(c) for c in LONG_COLUMNS)
-    values = wh.query_df(f"SELECT {cols} FROM analytics.context_snapshot_values WHERE snapshot = %s", [name])
+    values = wh.query_df(f"SELECT {cols} FROM analytics.context_snapshot_values WHERE \"snapshot\" = %s", [name])
     return to_regions(values, config, found[0][0].split(","))

@@ -1,5 +1,6 @@
-"""Write the context into the warehouse and (re)create the views over it; all SQL is generated from the
-configuration (indicators.yaml), in the portable subset DuckDB, PostgreSQL and Redshift share.
+"""Write the context into the warehouse and (re)create the views over it. The DDL lives in sql/analytics/ like every
+other table's (portable SQL, Redshift keys from sql/dialects.toml); only the columns of one value and one method per
+context variable are generated from the configuration (indicators.yaml).
 
 - ``analytics.ess_context_values``  one row per (round, country, region, indicator): value, method, provenance
 - ``analytics.ess_region_context``  one row per (round, country, region): every indicator and its method, and a
@@ -22,58 +23,19 @@ from multilevel.warehouse import Warehouse, quote
 log = logging.getLogger(__name__)
 
 BATCH = 400
-TYPES = {
-    "essround": "SMALLINT", "cntry": "VARCHAR(2)", "region": "VARCHAR(8)", "region_nuts_version": "VARCHAR(4)",
-    "region_level": "SMALLINT", "reference_date": "DATE", "indicator": "VARCHAR(64)", "value": "DOUBLE PRECISION",
-    "method": "VARCHAR(16)", "coverage": "DOUBLE PRECISION", "data_geo": "VARCHAR(256)",
-    "data_nuts_version": "VARCHAR(32)", "data_level": "SMALLINT", "data_year": "SMALLINT", "flags": "VARCHAR(64)",
-    "source_updated": "VARCHAR(32)", "note": "VARCHAR(256)",
-}
-RESPONDENT_COLUMNS = ["essround", "cntry", "idno", "region", "regunit", "region_nuts_version", "inwyys", "anweight"]
-SUMMARY = ["reference_date", "method", "coverage", "data_nuts_version", "data_level", "flags", "source_updated"]
+INDICATOR_VALUE, INDICATOR_METHOD = "DOUBLE PRECISION", "VARCHAR(16)"
 
 
-def column_type(name: str, config: ContextConfig) -> str:
-    if name in TYPES:
-        return TYPES[name]
-    if name.endswith("_method"):
-        return "VARCHAR(16)"
-    return "DOUBLE PRECISION"  # an indicator value
-
-
-def create_table_sql(table: str, columns: list[str], config: ContextConfig) -> str:
-    body = ",\n    ".join(f"{quote(c)} {column_type(c, config)}" for c in columns)
-    return f"CREATE TABLE {table} (\n    {body}\n)"
-
-
-def regional_context_sql(config: ContextConfig) -> str:
-    context = ", ".join(f"c.{quote(c)}" for c in SUMMARY + [x for n in config.names for x in (n, f"{n}_method")])
-    respondent = ", ".join(f"r.{quote(c)}" for c in RESPONDENT_COLUMNS)
-    return (
-        "CREATE VIEW analytics.ess_regional_context AS\n"
-        f"SELECT {respondent}, {context}\n"
-        "FROM ess.respondents AS r\n"
-        "LEFT JOIN analytics.ess_region_context AS c\n"
-        "    ON c.essround = r.essround AND c.cntry = r.cntry\n"
-        "    AND (c.region = r.region OR (c.region IS NULL AND r.region IS NULL))"
+def indicator_columns(config: ContextConfig) -> str:
+    """The ``{indicator_columns}`` of sql/analytics/ess_region_context.sql: a value and a method per variable."""
+    return ",\n    ".join(
+        f"{quote(name)} {INDICATOR_VALUE},\n    {quote(name + '_method')} {INDICATOR_METHOD}" for name in config.names
     )
 
 
-def coverage_sql() -> str:
-    def count(condition: str) -> str:
-        return f"CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS INTEGER)"
-
-    own = "method IN ('published', 'recoded', 'reconstructed')"
-    return (
-        "CREATE VIEW analytics.ess_join_coverage AS\n"
-        "SELECT\n    essround,\n    cntry,\n    CAST(COUNT(*) AS INTEGER) AS respondents,\n"
-        f"    {count(own)} AS own_boundary,\n"
-        + "".join(f"    {count(f'method = {chr(39)}{m}{chr(39)}')} AS {m},\n"
-                  for m in ("published", "recoded", "reconstructed", "coarser_region", "country"))
-        + f"    {count('method IS NULL OR method = ' + chr(39) + 'none' + chr(39))} AS none,\n"
-        f"    CAST(SUM(CASE WHEN {own} THEN 1 ELSE 0 END) AS DOUBLE PRECISION) / COUNT(*) AS own_boundary_share\n"
-        "FROM analytics.ess_regional_context\nGROUP BY essround, cntry"
-    )
+def context_columns(config: ContextConfig) -> str:
+    """The ``{context_columns}`` of sql/analytics/ess_regional_context.sql."""
+    return ", ".join(f"c.{quote(c)}" for name in config.names for c in (name, f"{name}_method"))
 
 
 def _python(v):
@@ -100,20 +62,23 @@ def drop_views(wh: Warehouse) -> None:
 
 
 def write_context(wh: Warehouse, values: pd.DataFrame, config: ContextConfig) -> pd.DataFrame:
-    """Replace the two context tables and recreate the views, in one transaction; returns the region table."""
+    """Replace the two context tables and recreate the views, in one transaction; returns the region table.
+
+    The DDL is in sql/analytics/ (one file per object, ``{table_attributes}`` from sql/dialects.toml); only the
+    per-variable columns are generated from indicators.yaml."""
     regions = to_regions(values, config)
     wh.run_sql_file("analytics/schema.sql")
     with wh.transaction():
         drop_views(wh)
-        for table, columns, frame in (
-            ("analytics.ess_context_values", LONG_COLUMNS, values),
-            ("analytics.ess_region_context", region_columns(config), regions),
+        for name, columns, frame in (
+            ("ess_context_values", LONG_COLUMNS, values),
+            ("ess_region_context", region_columns(config), regions),
         ):
-            wh.execute(f"DROP TABLE IF EXISTS {table}")
-            wh.execute(create_table_sql(table, columns, config))
-            insert_frame(wh, table, frame[columns])
-        wh.execute(regional_context_sql(config))
-        wh.execute(coverage_sql())
+            wh.execute(f"DROP TABLE IF EXISTS analytics.{name}")
+            wh.run_sql_file(f"analytics/{name}.sql", indicator_columns=indicator_columns(config))
+            insert_frame(wh, f"analytics.{name}", frame[columns])
+        wh.run_sql_file("analytics/ess_regional_context.sql", context_columns=context_columns(config))
+        wh.run_sql_file("analytics/ess_join_coverage.sql")
     wh.analyze("analytics.ess_context_values", "analytics.ess_region_context")
     log.info("regional context: %d regions, %d values", len(regions), len(values))
     return regions
