@@ -368,11 +368,14 @@ def memory_markdown(memory: dict) -> list[str]:
     if huge:
         lines += [f"Validate step (`multilevel validate`, its own process) of one body of {huge['cells']:,} cells "
                   f"({huge['body_bytes'] / 1e6:.0f} MB of JSON): peak RSS **{huge['peak_mib']:.0f} MiB**, "
-                  f"{huge['seconds']:.1f} s (before this change: 1448 MiB, 14.9 s).", ""]
+                  f"{huge['seconds']:.1f} s" + (f" (before the chunked validate step, {huge['before']['commit']}: "
+                                                f"{huge['before']['peak_mib']} MiB, {huge['before']['seconds']} s)"
+                                                if huge.get("before") else "") + ".", ""]
     large = memory.get("large")
     if large:
         lines += [f"Harvest of synth_r_large, {large['observations_served']:,} observations, every step its own "
-                  "process (as Argo runs them); peak RSS of the largest process of each step (MiB), bound 1024:", "",
+                  "process (as Argo runs them); peak RSS of the largest process of each step (MiB), bound 1024"
+                  f" (measured {large.get('measured_at', 'in this run')}, `--large-obs {large['observations']}`):", "",
                   "| warehouse | slices | " + " | ".join(STEPS) + " | wall s |",
                   "|---|---|" + "---|" * len(STEPS) + "---|"]
         for name in ("duckdb", "postgres"):
@@ -479,6 +482,19 @@ def update_readme(result: dict) -> None:
             "tables in [bench/results/latest.md](bench/results/latest.md).", "",
             "| what | target | median |", "|---|---|---|"]
     body += [f"| {r['what']} | {r['target']} | {r['median']:.2f}× |" for r in result["table"]]
+    memory = result.get("memory", {})
+    if memory.get("huge_body") or memory.get("large"):
+        body.append("")
+    if memory.get("huge_body"):
+        h = memory["huge_body"]
+        body.append(f"Memory: the validate step of one {h['cells']:,}-cell body peaks at {h['peak_mib']:.0f} MiB.")
+    if memory.get("large"):
+        lg = memory["large"]
+        worst = {w: max(lg[w]["steps"].items(), key=lambda kv: kv[1]["peak_mib"]) for w in ("duckdb", "postgres")
+                 if w in lg}
+        body.append(f"A {lg['observations_served']:,}-observation harvest, every step its own process: largest step "
+                    + ", ".join(f"{w} {step} {m['peak_mib']:.0f} MiB" for w, (step, m) in worst.items())
+                    + " (bound 1 GiB).")
     body.append(README_END)
     block = "\n".join(body)
     if README_START in text:
@@ -510,8 +526,11 @@ def main() -> None:
             memory = memory_rows(args, pg_server)
         result = json.loads((RESULTS / "latest.json").read_text())
         result.setdefault("memory", {}).update(memory)
+        if "large" in memory:
+            memory["large"]["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         (RESULTS / "latest.json").write_text(json.dumps(result, indent=1) + "\n")
         (RESULTS / "latest.md").write_text(markdown(result))
+        update_readme(result)
         print("\n".join(memory_markdown(result["memory"])))
         return
     with contextlib.ExitStack() as stack:
@@ -528,6 +547,12 @@ def main() -> None:
             print(f"growth: {args.growth_runs} runs ...", file=sys.stderr, flush=True)
             grow = growth(args.growth_runs, Path(tmp))
         memory = memory_rows(args, pg_server)
+    previous = json.loads((RESULTS / "latest.json").read_text()) if (RESULTS / "latest.json").is_file() else {}
+    if "large" not in memory and "large" in previous.get("memory", {}):
+        # the 20M-observation run takes many minutes (--large-obs): keep the last measured one, saying when it was
+        memory["large"] = {"measured_at": previous["finished_at"], **previous["memory"]["large"]}
+    if "before" in previous.get("memory", {}).get("huge_body", {}) and "huge_body" in memory:
+        memory["huge_body"]["before"] = previous["memory"]["huge_body"]["before"]  # the reference measurement
     result = {
         "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rounds": args.rounds, "quick": args.quick, "machine": machine,
