@@ -55,6 +55,13 @@ def cell(doc: dict, coords: dict[str, str]) -> tuple[float | None, str | None]:
     return doc["value"].get(key), doc["status"].get(key)
 
 
+def coordinates(doc: dict, flat: int) -> dict[str, str]:
+    """Codes of a flat (row-major) position of a JSON-stat document."""
+    index = np.unravel_index(flat, doc["size"])
+    codes = {d: list(doc["dimension"][d]["category"]["index"]) for d in doc["id"]}
+    return {d: codes[d][int(i)] for d, i in zip(doc["id"], index, strict=True)}
+
+
 def split_query(coords: dict[str, str], split: str) -> str:
     return f"&{split}={coords[split]}"
 
@@ -122,7 +129,8 @@ def test_jsonstat_slice_is_valid_sparse_and_unsorted(api):
     assert all(0 <= k < cells for k in value_keys + status_keys)
     assert value_keys != sorted(value_keys) and status_keys != sorted(status_keys)
     assert set(doc["status"].values()) <= set(doc["extension"]["status"]["label"])
-    assert doc["updated"] == annotation(doc, "UPDATE_STRUCTURE")
+    # the later of UPDATE_DATA / UPDATE_STRUCTURE, as in the real bodies (hlth: structure; 2026 slices: data)
+    assert doc["updated"] == max(annotation(doc, "UPDATE_DATA"), annotation(doc, "UPDATE_STRUCTURE"))
     assert all(v >= 0 and v == round(v) for v in doc["value"].values())
     # a reference JSON-stat reader agrees on the number of values
     frame = pyjstat.Dataset.read(response.text).write("dataframe")
@@ -132,12 +140,22 @@ def test_jsonstat_slice_is_valid_sparse_and_unsorted(api):
 def test_flags_and_cells_without_value(api):
     doc = data(api, GRP).json()  # the whole small cube
     flags = set(doc["status"].values())
-    assert {":", "|C", "p", "e"} <= flags and flags <= set(doc["extension"]["status"]["label"])
-    no_value = {k for k, f in doc["status"].items() if f in (":", "|C")}
+    # as the real Statistics API: no ":" cells (a missing figure is simply absent), "|C" with no value entry,
+    # labelled "|confidential" (real bodies: tests/fixtures/eurostat/slices, see SOURCES)
+    assert {"|C", "p", "e"} <= flags and ":" not in flags and flags <= set(doc["extension"]["status"]["label"])
+    assert doc["extension"]["status"]["label"]["|C"] == "|confidential"
+    no_value = {k for k, f in doc["status"].items() if f == "|C"}
     assert no_value and not no_value & set(doc["value"])
-    assert all(doc["status"].get(k) not in (":", "|C") for k in doc["value"])
+    assert all(doc["status"].get(k) != "|C" for k in doc["value"])
     observations = set(doc["value"]) | set(doc["status"])
     assert len(observations) == int(annotation(doc, "OBS_COUNT")) < int(np.prod(doc["size"]))
+    # valid (geo, year) cells a country did not report are absent: neither value nor status
+    country_years = {(g, y) for g in doc["dimension"]["geo"]["category"]["index"] if len(g) == 2
+                     for y in doc["dimension"]["time"]["category"]["index"]}
+    present = {(c["geo"], c["time"]) for c in (coordinates(doc, int(k)) for k in observations)}
+    absent = [k for k in range(int(np.prod(doc["size"]))) if str(k) not in observations
+              and (coordinates(doc, k)["geo"], coordinates(doc, k)["time"]) in present & country_years]
+    assert absent  # missing figures in otherwise published country-years, sent as nothing at all
 
 
 def test_geo_years_follow_the_nuts_version_in_force(api):
@@ -169,6 +187,16 @@ def test_repeated_dimensions_time_range_and_geo_level(api):
     assert one["extension"]["positions-with-no-data"]["unit"] == [0]
     last = data(api, IND, "&indic_de=MEDAGEPOP&lastTimePeriod=2").json()
     assert list(last["dimension"]["time"]["category"]["index"]) == ["2023", "2024"]
+
+
+def test_geo_together_with_geo_level_is_refused_as_the_real_api_does(api):
+    """Eurostat documents geo and geoLevel as mutually exclusive (API Statistics guidelines); HTTP 400."""
+    both = data(api, IND, "&geo=BE&geoLevel=nuts3")
+    assert both.status_code == 400
+    (error,) = both.json()["error"]
+    assert error["id"] == 150 and error["label"] == (
+        "'geo' parameter and 'geoLevel' parameter cannot be set at the same time.")
+    assert data(api, IND, "&geo=BE").status_code == data(api, IND, "&geoLevel=country").status_code == 200
 
 
 def test_wrong_value_gives_an_empty_result(api):
@@ -386,8 +414,9 @@ def test_max_cells_gives_the_real_413_answer(api):
 def test_error_bodies_for_bad_dimension_and_unknown_dataset(api):
     bad_dim = data(api, GRP, "&country=BE")
     assert bad_dim.status_code == 400
-    assert bad_dim.json()["error"][0]["status"] == 400 and bad_dim.json()["error"][0]["id"] == 140
-    assert "country" in bad_dim.json()["error"][0]["label"]
+    # worded as the live API (tests/fixtures/eurostat/errors/statsapi_400_invalid_query_dimension.json)
+    assert bad_dim.json() == {"error": [{"status": 400, "id": 150,
+                                         "label": 'INVALID_QUERY_DIMENSION: Dimension "COUNTRY" is not defined'}]}
     for response in (
         data(api, "demo_r_nothing"),
         requests.get(f"{api.url}/sdmx/2.1/dataflow/ESTAT/demo_r_nothing?format=json", timeout=10),

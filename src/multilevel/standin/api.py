@@ -89,7 +89,10 @@ def _cube(standin: ServedAPI, dataset: str) -> Cube:
     try:
         return standin.cube(dataset)
     except KeyError:
-        raise render.RequestError(404, 100, f"No results found: dataset {dataset.upper()} does not exist") from None
+        # worded as the live API (tests/fixtures/eurostat/errors/statsapi_404_not_available.json)
+        raise render.RequestError(
+            404, 100, f"ERR_NOT_FOUND_4: {dataset.upper()} (DATA_FLOW:ALL,1.0) is not available for dissemination."
+        ) from None
 
 
 def _version_ok(parts: list[str]) -> bool:

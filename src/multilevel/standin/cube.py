@@ -2,8 +2,9 @@
 
 A cube is dense: one float64 array of values (NaN = no value) and one small-int array of status codes (index
 into ``flags``; 0 = no status) over the full cartesian product of its dimensions. A cell is an *observation*
-when it has a value or a status (``:`` and ``|C`` cells carry a status and no value, as in the real
-Statistics API). Cells with neither are absent, e.g. a NUTS 2013 region in a year published in NUTS 2021.
+when it has a value or a status (``|C`` cells carry a status and no value, as in the real Statistics API).
+Cells with neither are absent from the body, e.g. a NUTS 2013 region in a year published in NUTS 2021, or a
+figure a country did not report (the real API has no ``:`` cells in JSON-stat; see synthetic.BASE_FLAGS).
 
 ``BaseCube`` is content shared read-only between stand-in instances (made by ``synthetic``/``demography`` or
 loaded by ``fixture``); a ``Cube`` copies its arrays only when it is first revised.
@@ -33,8 +34,9 @@ FLAG_LABELS = {
     "ep": "estimated, provisional",
     "u": "low reliability",
     "d": "definition differs (see metadata)",
-    ":": "not available",
-    "|C": "confidential",
+    # as the Statistics API labels it, bar included (real body tests/fixtures/eurostat/slices/
+    # statsapi_sts_inpr_m_ie_confidential.json: "extension":{"status":{"label":{"|C":"|confidential"}}})
+    "|C": "|confidential",
 }
 
 

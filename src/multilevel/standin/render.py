@@ -2,7 +2,8 @@
 
 - Statistics API JSON-stat 2.0 (``statistics/1.0/data/{code}``), shaped like the real whole-dataset
   sample ``statsapi_jsonstat_hlth_ehis_hc8_full.json``: sparse ``value``/``status`` objects keyed by the flat
-  row-major index as a string, keys in no particular order, ``:`` and ``|C`` cells with a status and no value.
+  row-major index as a string, keys in no particular order, ``|C`` cells with a status and no value, empty cells
+  absent (real slices in tests/fixtures/eurostat/slices; see SOURCES).
 - SDMX 2.1 dataflow, as JSON (``format=json``) or SDMX-ML, and the SDMX-ML ContentConstraint.
 - Error bodies ``{"error":[{"status":404,"id":100,"label":"..."}]}``.
 """
@@ -63,12 +64,24 @@ def _bad(label: str) -> RequestError:
     return RequestError(400, 140, label)
 
 
+def _semantic(label: str) -> RequestError:
+    """HTTP 400, fault code 150 "Semantic error" (Eurostat's API Statistics error table: syntactically correct
+    but fails a semantic validation / business rule)."""
+    return RequestError(400, 150, label)
+
+
 def parse_data_query(cube: Cube, params: list[tuple[str, str]]) -> tuple[list[np.ndarray], str]:
     """Turn the query parameters of a data request into one position array per dimension, and the language.
 
-    A parameter that is neither a known option nor a dimension of the dataset gives HTTP 400 (as the real
-    API); a code that the dimension does not have is ignored, so a query of only wrong codes gives an empty
-    result.
+    A parameter that is neither a known option nor a dimension of the dataset gives HTTP 400, id 150, worded as
+    the real API words it (tests/fixtures/eurostat/errors/statsapi_400_invalid_query_dimension.json); a code that
+    the dimension does not have is ignored, so a query of only wrong codes gives that dimension at size 0 (real:
+    slices/statsapi_une_rt_m_all_geo_codes_unknown.json). ``geo`` together with ``geoLevel`` is refused with
+    HTTP 400: Eurostat's "API - Detailed guidelines - API Statistics" page documents the two as mutually exclusive
+    (https://ec.europa.eu/eurostat/web/user-guides/data-browser/api-data-access/api-detailed-guidelines/api-statistics),
+    and the live API's label was recorded as "'geo' parameter and 'geoLevel' parameter cannot be set at the same
+    time." (cyanheads/eurostat-mcp-server docs/design.md); the fault code of that answer is not recorded, 150
+    (semantic error) is the documented code for a request that fails a business rule.
     """
     dim_ids = [d.id for d in cube.dims]
     # dimension codes and values are case-insensitive (Eurostat's "API Statistics - data query" guide)
@@ -81,11 +94,9 @@ def parse_data_query(cube: Cube, params: list[tuple[str, str]]) -> tuple[list[np
         elif key.lower() in by_lower:
             wanted.setdefault(by_lower[key.lower()], []).append(value.upper())
         else:
-            raise _bad(
-                f"Syntax error: '{key}' is not a dimension of dataset {cube.code.upper()} "
-                f"nor a query option; "
-                f"dimensions are {', '.join(dim_ids)}"
-            )
+            raise _semantic(f'INVALID_QUERY_DIMENSION: Dimension "{key.upper()}" is not defined')
+    if "geo" in wanted and "geoLevel" in options:
+        raise _semantic("'geo' parameter and 'geoLevel' parameter cannot be set at the same time.")
     if options.get("format", "JSON").upper() != "JSON":
         raise _bad(f"Syntax error: format '{options['format']}' is not supported, use format=JSON")
     lang = options.get("lang", "EN").upper()
@@ -201,7 +212,9 @@ def jsonstat(cube: Cube, positions: list[np.ndarray], lang: str = "EN") -> bytes
         "class": "dataset",
         "label": cube.base.label,
         "source": "ESTAT",
-        "updated": format_ts(cube.update_structure),
+        # the later of UPDATE_DATA and UPDATE_STRUCTURE, as in every real body we hold: hlth_ehis_hc8 (structure
+        # 2024-01-03 > data 2014) and the 2026 slices sts_inpr_m / une_rt_m (data > structure)
+        "updated": format_ts(max(cube.update_data, cube.update_structure)),
         "value": value,
         **doc_status,
         "id": [d.id for d in cube.dims],

@@ -9,7 +9,10 @@ import numpy as np
 
 from multilevel.standin.cube import Dimension
 
-BASE_FLAGS = ["", "p", "e", "b", "ep", ":", "|C"]
+# No ":" flag: the Statistics API leaves a cell without data out of ``value`` and ``status`` altogether (real
+# bodies in tests/fixtures/eurostat: hlth_ehis_hc8 has 447 empty cells and no ":"; slices/une_rt_m 2026-08 is
+# absent, listed only in positions-with-no-data). Confidential cells are ``|C`` with no value (slices/sts_inpr_m).
+BASE_FLAGS = ["", "p", "e", "b", "ep", "|C"]
 
 
 def dataflow_annotations(
@@ -61,7 +64,8 @@ def apply_flags(
     """Set flags in place. ``values``/``status`` end with axes (geo, time); ``valid`` is (geo, time).
 
     Flags are drawn per geo and year (a country flags a whole year's figures), most of all ``p`` in the latest
-    year; ``:`` and ``|C`` cells lose their value, as the Statistics API sends them with no value entry.
+    year. A few cells are missing: no value and no status, absent from the body as in the real API. A few are
+    confidential: status ``|C`` and no value entry, as the Statistics API sends them.
     """
     g, t = valid.shape
     draw = rng.random((g, t))
@@ -78,7 +82,7 @@ def apply_flags(
         missing |= extra_missing & valid
     confidential = (cell > 0.999) & valid & ~missing
     values[missing | confidential | ~valid] = np.nan
-    status[missing] = flags.index(":")
+    status[missing] = 0
     status[confidential] = flags.index("|C")
 
 
