@@ -16,16 +16,26 @@ from urllib.parse import urlsplit
 import pytest
 
 from multilevel.datasets import get_dataset
-from multilevel.errors import ConfigError
+from multilevel.errors import ApiError, ConfigError, ExtractionTooBig, ValidationFailed
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.jsonstat import parse_jsonstat
-from multilevel.eurostat.plan import make_plan
+from multilevel.eurostat.plan import Plan, Slice, make_plan
+from multilevel.eurostat.steps import download_step, validate_step
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "eurostat"
 HLTH = FIXTURES / "statsapi_jsonstat_hlth_ehis_hc8_full.json"
 D2JAN_FLOW = FIXTURES / "sdmx21_dataflow_demo_r_d2jan.json"
 D2JAN_CONSTRAINT = FIXTURES / "sdmx21_contentconstraint_demo_r_d2jan.xml"
-ASYNC_413 = FIXTURES / "errors" / "statsapi_413_asynchronous_response.json"
+ERRORS, SLICES = FIXTURES / "errors", FIXTURES / "slices"
+ASYNC_413 = ERRORS / "statsapi_413_asynchronous_response.json"
+TOO_BIG_413 = ERRORS / "statsapi_413_extraction_too_big.json"
+NOT_AVAILABLE_404 = ERRORS / "statsapi_404_not_available.json"
+BAD_DIMENSION_400 = ERRORS / "statsapi_400_invalid_query_dimension.json"
+CONFIDENTIAL = SLICES / "statsapi_sts_inpr_m_ie_confidential.json"
+EMPTY = SLICES / "statsapi_sts_inpr_m_ie_empty.json"
+UNKNOWN_DROPPED = SLICES / "statsapi_une_rt_m_unknown_codes_dropped.json"
+ALL_GEO_UNKNOWN = SLICES / "statsapi_une_rt_m_all_geo_codes_unknown.json"
+JSONSTAT_BODIES = [HLTH, CONFIDENTIAL, EMPTY, UNKNOWN_DROPPED, ALL_GEO_UNKNOWN]
 JSON, XML = "application/json", "application/vnd.sdmx.structure+xml;version=2.1"
 
 
@@ -134,3 +144,90 @@ def test_recorded_413_asynchronous_response_is_waited_for_then_the_real_body_is_
     body = client.data("hlth_ehis_hc8", {})
     assert body == HLTH.read_bytes() and waits == [1, 2] and client.stats.async_waits == 2
     assert [status for _, status in server.log] == [413, 413, 200]
+
+
+def test_recorded_413_extraction_too_big_asks_for_a_split_not_a_wait(replay):
+    server = replay({"/statistics/1.0/data/ds-045409": [(413, JSON, TOO_BIG_413)]})
+    waits = []
+    client = EurostatClient(server.url, max_retries=0, sleep=waits.append)
+    with pytest.raises(ExtractionTooBig, match=r"estimated 10305182 rows, max authorised is 5000000.*split"):
+        client.data("ds-045409", {"geo": ["EU27_2020"]})
+    assert waits == [] and client.stats.async_waits == 0 and len(server.log) == 1
+
+
+@pytest.mark.parametrize(("body", "status", "says", "advice"), [
+    (NOT_AVAILABLE_404, 404, "ERR_NOT_FOUND_4: DS-999999 (DATA_FLOW:ALL,1.0) is not available for dissemination)",
+     "check that dataset 'ds-999999' exists"),
+    (BAD_DIMENSION_400, 400, 'id 150: INVALID_QUERY_DIMENSION: Dimension "ZZZZ" is not defined)',
+     "check the filter's dimension names"),
+])
+def test_recorded_error_bodies_are_terminal_errors_in_the_apis_words(replay, body, status, says, advice):
+    server = replay({"/statistics/1.0/data/ds-999999": [(status, JSON, body)]})
+    with pytest.raises(ApiError) as info:
+        EurostatClient(server.url, max_retries=0).data("ds-999999", {"zzzz": ["X"]})
+    message = str(info.value)
+    assert says in message and advice in message and "split" not in message and ".." not in message
+    assert info.value.exit_code != 75 and len(server.log) == 1  # not transient: asked once
+
+
+def test_real_bodies_set_updated_to_the_later_of_update_data_and_update_structure():
+    """What the stand-in copies (tests/standin: updated); hlth: the structure is later, the 2026 slices: the data."""
+    for body in JSONSTAT_BODIES:
+        doc = json.loads(body.read_bytes())
+        dates = {a["type"]: a["date"] for a in doc["extension"]["annotation"] if "date" in a}
+        later = max(dates["UPDATE_DATA"], dates["UPDATE_STRUCTURE"], key=datetime.fromisoformat)
+        assert doc["updated"] == later, body.name
+
+
+def test_real_bodies_have_no_colon_cells_missing_figures_are_simply_absent():
+    """No ':' status in any real JSON-stat body; une_rt_m 2026-08 has no data and is left out, not flagged."""
+    for body in JSONSTAT_BODIES:
+        assert ":" not in json.loads(body.read_bytes()).get("status", {}).values(), body.name
+    parsed = parse_jsonstat(UNKNOWN_DROPPED.read_bytes())
+    doc = json.loads(UNKNOWN_DROPPED.read_bytes())
+    assert "status" not in doc and doc["extension"]["positions-with-no-data"]["time"] == [7]
+    assert len(parsed.frame) == 7 and "2026-08" not in set(parsed.frame["time_period"])
+    assert parsed.frame["value"].notna().all()
+
+
+def test_real_confidential_cells_are_bar_c_labelled_bar_confidential_and_load_as_null_values():
+    doc = json.loads(CONFIDENTIAL.read_bytes())
+    assert doc["value"] == {} and set(doc["status"].values()) == {"|C"}
+    assert doc["extension"]["status"]["label"] == {"|C": "|confidential"}  # what the stand-in says (tests/standin)
+    frame = parse_jsonstat(CONFIDENTIAL.read_bytes()).frame
+    assert len(frame) == 6 and frame["value"].isna().all() and set(frame["flag"]) == {"|C"}
+
+
+def test_real_unknown_codes_are_left_out_and_only_unknown_codes_give_the_dimension_at_size_zero():
+    kept = json.loads(UNKNOWN_DROPPED.read_bytes())["dimension"]
+    assert list(kept["geo"]["category"]["index"]) == ["DE"] and list(kept["age"]["category"]["index"]) == ["TOTAL"]
+    doc = json.loads(ALL_GEO_UNKNOWN.read_bytes())
+    assert doc["size"][doc["id"].index("geo")] == 0 and doc["value"] == {}
+    assert parse_jsonstat(ALL_GEO_UNKNOWN.read_bytes()).frame.empty
+
+
+def _one_dataset(tmp_path, code: str, split: str) -> Path:
+    path = tmp_path / "datasets.yaml"
+    path.write_text(f"datasets:\n  - code: {code}\n    split: {split}\n    schedule: ['0 12 * * *']\n"
+                    f"    nonnegative: true\n")
+    return path
+
+
+@pytest.mark.parametrize("body", [ALL_GEO_UNKNOWN, EMPTY])
+def test_a_real_empty_answer_is_a_validation_failure_not_an_empty_load(replay, settings, tmp_path, body):
+    """HTTP 200 with no data (unknown codes only; a period before the series) where the plan promised cells."""
+    code = json.loads(body.read_bytes())["extension"]["id"].lower()
+    server = replay({f"/statistics/1.0/data/{code}": [(200, JSON, body)]})
+    settings.eurostat_url, settings.datasets_file = server.url, _one_dataset(tmp_path, code, "geo")
+    plan = Plan(code, "r1", True, None, None, "geo", "now", [Slice("IE", {"geo": ["IE"]})])
+    download_step(settings, plan, "IE", str(tmp_path / "raw"))
+    with pytest.raises(ValidationFailed, match=r"slice IE .*no observations.*content constraint"):
+        validate_step(settings, plan, "IE", str(tmp_path / "raw"), str(tmp_path / "v.parquet"))
+
+
+def test_a_real_all_confidential_slice_validates_as_six_rows_with_null_values(replay, settings, tmp_path):
+    server = replay({"/statistics/1.0/data/sts_inpr_m": [(200, JSON, CONFIDENTIAL)]})
+    settings.eurostat_url, settings.datasets_file = server.url, _one_dataset(tmp_path, "sts_inpr_m", "geo")
+    plan = Plan("sts_inpr_m", "r1", True, None, None, "geo", "now", [Slice("IE", {"geo": ["IE"]})])
+    download_step(settings, plan, "IE", str(tmp_path / "raw"))
+    assert validate_step(settings, plan, "IE", str(tmp_path / "raw"), str(tmp_path / "v.parquet")) == 6
