@@ -23,10 +23,12 @@ DATASET = "demo_r_pjanind3"
 
 @pytest.fixture
 def run(tmp_path):
-    def harvest(*flags: str) -> tuple[list[dict], str]:
-        with StandIn(size="small") as api:
+    def harvest(*flags: str, async_cells: int | None = None) -> tuple[list[dict], str]:
+        # with ``async_cells``, every data request over that many cells is first answered 413 ASYNCHRONOUS_RESPONSE
+        with StandIn(size="small", async_cells=async_cells) as api:
             api.inject("503", path=f"/data/{DATASET}?")  # one slice request fails once, then succeeds
             env = {
+                "MULTILEVEL_HTTP_ASYNC_PAUSE_SECONDS": "0.05",
                 **os.environ,
                 "MULTILEVEL_EUROSTAT_URL": api.url,
                 "MULTILEVEL_STAGE_URL": str(tmp_path / "stage"),
@@ -58,6 +60,7 @@ def test_terminal_shows_live_progress_and_warnings_not_info_lines(run):
     requests = int(re.search(r"(\d+) requests", line).group(1))
     assert requests > total  # plan requests + one per slice + the retried one
     assert "1 retries" in line
+    assert "0 async waits (0s)" in line
     text = ANSI.sub("", stderr)
     assert "retry 1/" in text and "WARNING" in text  # the warning prints above the display
     assert "GET http" not in text and " INFO " not in text  # no per-request or per-step INFO lines
@@ -80,3 +83,15 @@ def test_off_a_terminal_the_log_keeps_one_line_per_request_and_step(run):
     assert any("WARNING" in line and "retry 1/" in line for line in lines)
     assert summary["status"] == "loaded"
 
+
+
+def test_asynchronous_answers_waited_for_show_on_the_line_and_in_the_log(run):
+    """Issue 9: an asynchronous answer has its own log line (a warning, above the display) and its own count."""
+    (summary,), stderr = run("harvest", "--progress", async_cells=0)
+    line = final_line(stderr)
+    total = int(re.search(r"(\d+)/\1 slices", line).group(1))
+    waits = int(re.search(r"(\d+) async waits \(\d+s\)", line).group(1))
+    assert waits >= total > 1  # every data request of every slice waited once
+    text = ANSI.sub("", stderr)
+    assert text.count("ASYNCHRONOUS_RESPONSE") >= waits and "asking again in" in text
+    assert summary["rows_received"] > 0

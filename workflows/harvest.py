@@ -19,7 +19,7 @@ tasks use hera's typed helpers (``get_parameter``, ``with_param=``, ``on_workflo
 from __future__ import annotations
 
 from hera.workflows import DAG, Operator, Parameter, Task, WorkflowStatus, WorkflowTemplate
-from hera.workflows.models import ValueFrom
+from hera.workflows.models import Metrics, ValueFrom
 
 from workflows import spec
 from workflows.steps import STAGE, download_semaphore, mutex, resources, step
@@ -29,6 +29,7 @@ ENTRYPOINT = "harvest"  # the template the catalogue workflow references
 RUN_ID = "{{workflow.name}}"  # Argo's workflow variables have no hera helper
 SLICES_FILE = "/tmp/slices.json"
 ROWS_FILE = "/tmp/rows"
+ASYNC_WAITS_FILE, ASYNC_SECONDS_FILE = "/tmp/async-waits", "/tmp/async-seconds"
 # Pods of one run at once: 22 slices x 3 steps must not all go Pending on a small node (the chart can override).
 PARALLELISM = 6
 
@@ -75,12 +76,17 @@ def build() -> WorkflowTemplate:
         download = step(
             "download",
             "eurostat",
-            ["download", "--plan", plan_url, "--slice", slice_, "--out", raw_url],
+            ["download", "--plan", plan_url, "--slice", slice_, "--out", raw_url,
+             "--async-waits-out", ASYNC_WAITS_FILE, "--async-seconds-out", ASYNC_SECONDS_FILE],
             warehouse=False,
             deadline=1800,
             resources=resources("100m", "256Mi", "1", "1Gi"),
             inputs=per_slice,
             synchronization=download_semaphore(),
+            outputs=[Parameter(name="async_waits", value_from=ValueFrom(path=ASYNC_WAITS_FILE, default="0")),
+                     Parameter(name="async_seconds", value_from=ValueFrom(path=ASYNC_SECONDS_FILE, default="0"))],
+            metrics=Metrics(prometheus=spec.async_wait_metrics("eurostat_download", "async_waits", "async_seconds",
+                                                               dataset=dataset)),
         )
         validate = step(
             "validate",

@@ -77,6 +77,29 @@ def _duration_and_result(prefix: str, labels: list[MetricLabel], what: str, vari
     ]
 
 
+def async_wait_metrics(prefix: str, waits_parameter: str, seconds_parameter: str, **labels: str) -> list[Prometheus]:
+    """Eurostat's asynchronous answers a step waited for (issue 9: "its own log line and metric"): how many, and the
+    seconds spent waiting. Counted for every attempt, failed ones included: the CLI writes both files in a
+    ``finally`` and Argo's wait container saves output parameters whatever the exit code (the local executor does
+    the same, workflows/local.py); a missing file gives the parameter's default "0", so the value always parses.
+    """
+    metric_labels = [MetricLabel(key=k, value=v) for k, v in labels.items()]
+    return [
+        Prometheus(
+            name=f"{prefix}_async_waits_total",
+            help="Asynchronous answers (HTTP 413 ASYNCHRONOUS_RESPONSE) the step waited for",
+            labels=metric_labels,
+            counter=Counter(value=f"{{{{outputs.parameters.{waits_parameter}}}}}"),
+        ),
+        Prometheus(
+            name=f"{prefix}_async_wait_seconds_total",
+            help="Seconds the step spent waiting for asynchronous answers",
+            labels=metric_labels,
+            counter=Counter(value=f"{{{{outputs.parameters.{seconds_parameter}}}}}"),
+        ),
+    ]
+
+
 def workflow_metrics(prefix: str, **labels: str) -> Metrics:
     """Duration and result of every run, labelled (e.g. by dataset), for Prometheus."""
     metric_labels = [MetricLabel(key=k, value=v) for k, v in labels.items()]

@@ -99,15 +99,28 @@ def plan(settings, dataset, run_id, out, slices_out):
 @click.option("--plan", "plan_url", required=True, help="Plan written by `multilevel plan` (path or URL).")
 @click.option("--slice", "slice_id", required=True, help="Slice id from the plan.")
 @click.option("--out", required=True, help="Folder or URL prefix receiving the JSON-stat parts.")
+@click.option("--async-waits-out", type=click.Path(dir_okay=False, writable=True),
+              help="Also write how many asynchronous answers were waited for to this file (an Argo output parameter "
+                   "for metrics); written even when the step fails.")
+@click.option("--async-seconds-out", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the seconds spent waiting for asynchronous answers to this file.")
 @click.pass_obj
-def download(settings, plan_url, slice_id, out):
+def download(settings, plan_url, slice_id, out, async_waits_out, async_seconds_out):
     """Download one slice as JSON-stat, splitting requests the API refuses as too big.
 
     Example: multilevel download --plan stage/.../plan.json --slice Y_LT5 --out work/raw/Y_LT5
     """
+    from multilevel.eurostat.client import EurostatClient
     from multilevel.eurostat.steps import download_step
 
-    parts = download_step(settings, _plan(plan_url), slice_id, out)
+    client = EurostatClient.from_settings(settings)
+    try:
+        parts = download_step(settings, _plan(plan_url), slice_id, out, client=client)
+    finally:  # a step that gave up waiting (exit 75) reports its waits too
+        if async_waits_out:
+            Path(async_waits_out).write_text(str(client.stats.async_waits))
+        if async_seconds_out:
+            Path(async_seconds_out).write_text(f"{client.stats.async_seconds:g}")
     click.echo(f"{parts} parts")
 
 

@@ -1,8 +1,9 @@
 """What `multilevel harvest` shows on a terminal: one live progress line per dataset, log warnings above it.
 
-Per dataset: slices done of planned, rows staged, HTTP requests and retries. The counts come from the same events
-the log already carries off a terminal (one ``GET ...`` line per request, one ``retry ...`` warning per retry), so
-a pod's log and the display cannot disagree. On a terminal the INFO lines are hidden (``-v`` shows them again,
+Per dataset: slices done of planned, rows staged, HTTP requests, retries, and Eurostat's asynchronous answers waited
+for (how many, and the seconds spent waiting). The counts come from the same events the log already carries off a
+terminal (one ``GET ...`` line per request, one ``retry ...`` warning per retry, one ``async ...`` warning per
+wait), so a pod's log and the display cannot disagree. On a terminal the INFO lines are hidden (``-v`` shows them again,
 above the display); warnings and errors always print above it. Off a terminal nothing here is used: the log keeps
 one line per request and per step.
 """
@@ -34,7 +35,8 @@ class HarvestDisplay:
             BarColumn(bar_width=20),
             MofNCompleteColumn(),
             TextColumn("slices · {task.fields[rows]:,} rows · {task.fields[requests]} requests · "
-                       "{task.fields[retries]} retries"),
+                       "{task.fields[retries]} retries · {task.fields[async_waits]} async waits "
+                       "({task.fields[async_seconds]:.0f}s)"),
             TimeElapsedColumn(),
             console=self.console,
             redirect_stdout=False,  # stdout keeps the JSON summaries (scripts read them)
@@ -43,20 +45,24 @@ class HarvestDisplay:
         self.current: TaskID | None = None
 
     def count(self, record: logging.LogRecord) -> None:
-        """Count a request or a retry for the dataset being harvested."""
+        """Count a request, a retry or an asynchronous wait for the dataset being harvested."""
         if self.current is None or not isinstance(record.msg, str):
             return
         if record.msg.startswith("GET "):
             self.progress.update(self.current, requests=self._field("requests") + 1)
         elif record.msg.startswith("retry "):
             self.progress.update(self.current, retries=self._field("retries") + 1)
+        elif record.msg.startswith("async ") and hasattr(record, "async_pause"):  # eurostat/client.py
+            self.progress.update(self.current, async_waits=self._field("async_waits") + 1,
+                                 async_seconds=self._field("async_seconds") + float(record.async_pause))
 
     def _field(self, name: str) -> int:
         return self.progress.tasks[self.current].fields[name]
 
     def dataset(self, code: str) -> Callable[[int, int, str], None]:
         """Start the line of ``code``; the returned callback is harvest_dataset's ``progress``."""
-        self.current = self.progress.add_task(code, total=None, rows=0, requests=0, retries=0)
+        self.current = self.progress.add_task(code, total=None, rows=0, requests=0, retries=0, async_waits=0,
+                                              async_seconds=0.0)
         task = self.current
 
         def progress(done: int, total: int, message: str) -> None:

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     http_async_wait_seconds: float = Field(
         1800.0, ge=0, description="How long to wait for an extraction Eurostat prepares asynchronously."
     )
+    http_async_pause_seconds: float = Field(
+        10.0, gt=0, description="First pause before asking again for an asynchronous extraction; doubles, to 120 s."
+    )
     http_allowed_hosts: str = Field(
         "", description="Extra hosts (comma-separated) the API may redirect to, besides Eurostat's and its own."
     )

@@ -26,22 +26,25 @@ SLICES = ["TOTAL", "Y_LT5"]
 @pytest.fixture
 def cluster(tmp_path, helm, s3_env, postgres_url):
     """Rendered chart + ConfigMaps/Secrets as a cluster would hold them, pointing at local servers."""
-    with _cluster(tmp_path, helm, s3_env, postgres_url) as cluster:
+    # Eurostat answers every data request asynchronously first (413 ASYNCHRONOUS_RESPONSE, then the data): the
+    # download steps wait, and their async-wait metrics must show it.
+    with _cluster(tmp_path, helm, s3_env, postgres_url, async_cells=0) as cluster:
         yield cluster
 
 
 @contextmanager
-def _cluster(tmp_path, helm, s3_env, warehouse, *helm_args, slices=SLICES):
+def _cluster(tmp_path, helm, s3_env, warehouse, *helm_args, slices=SLICES, async_cells=None):
     client, bucket = s3_bucket(s3_env)
     datasets = tmp_path / "datasets.yaml"
     datasets.write_text(
         f"datasets:\n  - code: {DATASET}\n    split: age\n    nonnegative: true\n"
         f"    filters: {{age: {json.dumps(slices)}}}\n"
     )
-    with StandIn(size="small") as standin:
+    with StandIn(size="small", async_cells=async_cells) as standin:
         argo, templates = local_cluster(
             helm, tmp_path / "pods", eurostat_url=standin.url, bucket=bucket, warehouse=warehouse,
             s3_env=s3_env, datasets=datasets, helm_args=helm_args,
+            extra_env={"MULTILEVEL_HTTP_ASYNC_PAUSE_SECONDS": "0.05"},
         )
         yield argo, templates, client, bucket, warehouse
 
@@ -77,6 +80,11 @@ def test_eurostat_harvest_dag_runs_end_to_end(cluster):
     assert [(m.value, m.labels) for m in rows] == [(loaded["rows_received"], {"dataset": DATASET})]
     assert {"argo_workflows_eurostat_harvest_duration_seconds", "argo_workflows_eurostat_harvest_result_total",
             "argo_workflows_eurostat_load_duration_seconds"} <= {m.name for m in run.metrics}
+    # Each download waited once for Eurostat's asynchronous answer (issue 9): count and seconds, per slice pod.
+    waits = [m for m in run.metrics if m.name == "argo_workflows_eurostat_download_async_waits_total"]
+    seconds = [m for m in run.metrics if m.name == "argo_workflows_eurostat_download_async_wait_seconds_total"]
+    assert [(m.value, m.labels) for m in waits] == [(1.0, {"dataset": DATASET})] * len(SLICES)
+    assert [m.value for m in seconds] == [0.05] * len(SLICES)
 
     # A second run finds nothing new: plan writes [] and `when` skips the fan-out and the load.
     again = argo.submit(templates["eurostat-harvest"], {"dataset": DATASET}, name="eurostat-harvest-d3e4f")

@@ -118,6 +118,7 @@ class EurostatClient:
         return cls(
             settings.eurostat_url,
             async_wait=settings.http_async_wait_seconds,
+            async_pause=settings.http_async_pause_seconds,
             http=HttpClient.from_settings(settings, settings.eurostat_url),
         )
 
@@ -188,8 +189,10 @@ class EurostatClient:
                     ) from None
                 self.stats.async_waits += 1
                 self.stats.async_seconds += pause
+                # its own log line; ``async_pause`` lets the terminal display count waits and seconds (progress.py)
                 log.warning("async %s [%s]: %s; asking again in %.0fs (waited %.0fs of %.0fs)", code,
-                            describe_filters(filters), pending, pause, waited, self.async_wait)
+                            describe_filters(filters), pending, pause, waited, self.async_wait,
+                            extra={"async_pause": pause})
                 self.sleep(pause)
                 pause = min(pause * 2, 120.0)
 
