@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from multilevel.datasets import get_dataset
-from multilevel.errors import ApiError, ConfigError, ExtractionTooBig, ValidationFailed
+from multilevel.errors import ApiError, ConfigError, ExtractionTooBig, ValidationFailed, VersionDrift
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.jsonstat import parse_jsonstat
 from multilevel.eurostat.plan import Plan, Slice, make_plan
@@ -231,3 +231,18 @@ def test_a_real_all_confidential_slice_validates_as_six_rows_with_null_values(re
     plan = Plan("sts_inpr_m", "r1", True, None, None, "geo", "now", [Slice("IE", {"geo": ["IE"]})])
     download_step(settings, plan, "IE", str(tmp_path / "raw"))
     assert validate_step(settings, plan, "IE", str(tmp_path / "raw"), str(tmp_path / "v.parquet")) == 6
+
+
+def test_a_real_body_newer_than_the_plan_is_version_drift_before_anything_is_staged(replay, settings, tmp_path):
+    """une_rt_m's real body says UPDATE_DATA 2026-09-22 11:00: a plan made from the 2026-09-21 23:00 version drifted."""
+    server = replay({"/statistics/1.0/data/une_rt_m": [(200, JSON, UNKNOWN_DROPPED)]})
+    settings.eurostat_url, settings.datasets_file = server.url, _one_dataset(tmp_path, "une_rt_m", "geo")
+    plan = Plan("une_rt_m", "r1", True, "2026-09-21T23:00:00+0200", "2026-09-04T23:00:00+0200", "geo", "now",
+                [Slice("DE", {"geo": ["DE"]})])
+    download_step(settings, plan, "DE", str(tmp_path / "raw"))
+    with pytest.raises(VersionDrift, match=r"published a new version during the run") as info:
+        validate_step(settings, plan, "DE", str(tmp_path / "raw"), str(tmp_path / "v.parquet"))
+    assert info.value.exit_code == 75 and not (tmp_path / "v.parquet").exists()
+    same = Plan("une_rt_m", "r2", True, "2026-09-22T11:00:00+0200", "2026-09-04T23:00:00+0200", "geo", "now",
+                [Slice("DE", {"geo": ["DE"]})])
+    assert validate_step(settings, same, "DE", str(tmp_path / "raw"), str(tmp_path / "v.parquet")) == 7
