@@ -149,15 +149,16 @@ def test_downloads_share_a_semaphore_and_loads_hold_a_dataset_mutex(manifests):
 
 
 def test_data_moves_through_the_stage_not_parameters(manifests):
-    """Only the slice-id list (and the load's row count, for its metric) are output parameters; every data
-    argument is a URL under the stage."""
+    """Only the slice-id list (and, for metrics, the load's row count and each download's asynchronous waits) are
+    output parameters; every data argument is a URL under the stage."""
     harvest = manifests["workflowtemplate-eurostat-harvest.yaml"]
     outputs = [
         (t["name"], p["name"])
         for t in harvest["spec"]["templates"]
         for p in (t.get("outputs") or {}).get("parameters", [])
     ]
-    assert outputs == [("plan", "slices"), ("load", "rows")]
+    assert outputs == [("plan", "slices"), ("download", "async_waits"), ("download", "async_seconds"),
+                       ("load", "rows")]
     for template in _containers(harvest):
         args = template["container"]["args"]
         for option in ("--plan", "--out", "--raw", "--in"):
