@@ -191,3 +191,38 @@ def test_a_worker_process_that_dies_is_a_transient_failure_recorded_in_the_log(s
         harvest_dataset(settings, DATASET)
     log = table(settings, "SELECT status, message FROM eurostat.load_log")
     assert log["status"].tolist() == ["failed"] and "died" in log["message"][0]
+
+
+def test_a_load_runs_on_the_loader_thread_while_the_next_dataset_is_fetched(settings, api, monkeypatch):
+    """`multilevel harvest` overlaps dataset A's load with dataset B's download and validation: A's load is held
+    until B's plan step has started, which can only happen when the load does not block the caller."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import multilevel.eurostat.harvest as harvest_module
+
+    other = "demo_r_pjangrp3"
+    fetching_other = threading.Event()
+    plan_step, load = harvest_module.plan_step, harvest_module.load_step
+
+    def plan_and_signal(settings, code, **kwargs):
+        if code == other:
+            fetching_other.set()
+        return plan_step(settings, code, **kwargs)
+
+    def load_after_the_next_fetch_began(settings, plan):
+        if plan.dataset == DATASET:
+            assert fetching_other.wait(120), "the load blocked the next dataset's fetch"
+        return load(settings, plan)
+
+    monkeypatch.setattr(harvest_module, "plan_step", plan_and_signal)
+    monkeypatch.setattr(harvest_module, "load_step", load_after_the_next_fetch_began)
+    with ThreadPoolExecutor(1) as loader:
+        first = harvest_dataset(settings, DATASET, loader=loader)
+        assert first.status == "staged"
+        second = harvest_dataset(settings, other, loader=loader)
+        results = [first.wait(), second.wait()]
+    assert [r.status for r in results] == ["loaded", "loaded"]
+    assert len(current(settings)) == results[0].load.rows_inserted == api_cells(api)
+    statuses = table(settings, "SELECT dataset, status FROM eurostat.load_log ORDER BY dataset")
+    assert statuses.values.tolist() == [[other, "loaded"], [DATASET, "loaded"]]

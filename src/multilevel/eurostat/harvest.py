@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +46,13 @@ log = logging.getLogger(__name__)
 class HarvestResult:
     dataset: str
     run_id: str
-    status: str  # loaded | unchanged | already_loaded
+    status: str  # loaded | unchanged | already_loaded | staged (its load runs on the loader thread: see wait())
     load: LoadResult | None = None
+    pending: Future[HarvestResult] | None = None
+
+    def wait(self) -> HarvestResult:
+        """The finished result; waits for a load running on the loader thread (and raises its error)."""
+        return self.pending.result() if self.pending is not None else self
 
 
 def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: EurostatClient,
@@ -66,25 +71,45 @@ def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: Eu
 
 
 def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | None = None,
-                    progress: Callable[[int, int, str], None] | None = None) -> HarvestResult:
+                    progress: Callable[[int, int, str], None] | None = None,
+                    loader: Executor | None = None) -> HarvestResult:
     """Plan, download, validate and stage every slice, then load the run in one transaction.
 
     Downloads run in ``max_concurrent_downloads`` threads; parsing and validation in ``slice_processes`` worker
     processes (see ``workers``). ``progress(done, total, message)`` is called after each slice.
+
+    With a ``loader`` (one thread), the load is submitted to it and the result comes back ``staged``: the caller
+    fetches the next dataset while this one loads (the load is warehouse work, the fetch network and worker
+    processes, so they overlap on two cores) and calls ``wait()`` for the loaded result.
     """
     client = client or EurostatClient.from_settings(settings)
     remove_abandoned()  # working folders of runs that were killed
     try:
-        return _harvest_run(settings, code, client, progress)
+        plan = _fetch_run(settings, code, client, progress)
     except VersionDrift as drift:
         # Eurostat published during the run (11:00/23:00 Brussels): that run is recorded as failed and nothing of
         # it was loaded; one fresh run plans and loads the new version whole. A second drift is left to the retry.
         log.warning("%s Restarting the run once.", drift)
-        return _harvest_run(settings, code, client, progress)
+        plan = _fetch_run(settings, code, client, progress)
+    if not plan.changed:
+        return HarvestResult(plan.dataset, plan.run_id, "unchanged")
+    if loader is None:
+        return _load_run(settings, plan)
+    return HarvestResult(plan.dataset, plan.run_id, "staged", pending=loader.submit(_load_run, settings, plan))
 
 
-def _harvest_run(settings: Settings, code: str, client: EurostatClient,
-                 progress: Callable[[int, int, str], None] | None) -> HarvestResult:
+def _load_run(settings: Settings, plan: Plan) -> HarvestResult:
+    try:
+        result = load_step(settings, plan)
+    except MultilevelError as e:
+        _record_failure(settings, plan.dataset, plan.run_id, e, plan)
+        raise
+    return HarvestResult(plan.dataset, plan.run_id, result.status, result)
+
+
+def _fetch_run(settings: Settings, code: str, client: EurostatClient,
+               progress: Callable[[int, int, str], None] | None) -> Plan:
+    """Plan a run and stage every slice of it (nothing when the dataset is unchanged); returns the plan."""
     run_id = new_run_id()
     try:
         outcome = plan_step(settings, code, run_id=run_id, client=client)
@@ -93,7 +118,7 @@ def _harvest_run(settings: Settings, code: str, client: EurostatClient,
         raise
     plan = outcome.plan
     if not plan.changed:
-        return HarvestResult(plan.dataset, plan.run_id, "unchanged")
+        return plan
     try:
         with work_dir(plan.dataset) as tmp, \
                 slice_pool(min(settings.slice_processes, len(plan.slices))) as workers:
@@ -108,14 +133,13 @@ def _harvest_run(settings: Settings, code: str, client: EurostatClient,
             finally:
                 # on the first failed slice, don't start the others: the run fails anyway
                 pool.shutdown(wait=True, cancel_futures=True)
-        result = load_step(settings, plan)
         stats = client.stats
         log.info("%s run %s: %d API requests, %d asynchronous waits (%.0fs)", plan.dataset, plan.run_id,
                  stats.requests, stats.async_waits, stats.async_seconds)
     except MultilevelError as e:
         _record_failure(settings, plan.dataset, plan.run_id, e, plan)
         raise
-    return HarvestResult(plan.dataset, plan.run_id, result.status, result)
+    return plan
 
 
 class HarvestFailed(MultilevelError):
