@@ -35,7 +35,8 @@ CONFIDENTIAL = SLICES / "statsapi_sts_inpr_m_ie_confidential.json"
 EMPTY = SLICES / "statsapi_sts_inpr_m_ie_empty.json"
 UNKNOWN_DROPPED = SLICES / "statsapi_une_rt_m_unknown_codes_dropped.json"
 ALL_GEO_UNKNOWN = SLICES / "statsapi_une_rt_m_all_geo_codes_unknown.json"
-JSONSTAT_BODIES = [HLTH, CONFIDENTIAL, EMPTY, UNKNOWN_DROPPED, ALL_GEO_UNKNOWN]
+LOWER_CASE_LAST1 = SLICES / "statsapi_une_rt_m_geo_lower_case_last1.json"
+JSONSTAT_BODIES = [HLTH, CONFIDENTIAL, EMPTY, UNKNOWN_DROPPED, ALL_GEO_UNKNOWN, LOWER_CASE_LAST1]
 JSON, XML = "application/json", "application/vnd.sdmx.structure+xml;version=2.1"
 
 
@@ -246,3 +247,13 @@ def test_a_real_body_newer_than_the_plan_is_version_drift_before_anything_is_sta
     same = Plan("une_rt_m", "r2", True, "2026-09-22T11:00:00+0200", "2026-09-04T23:00:00+0200", "geo", "now",
                 [Slice("DE", {"geo": ["DE"]})])
     assert validate_step(settings, same, "DE", str(tmp_path / "raw"), str(tmp_path / "v.parquet")) == 7
+
+
+def test_real_api_answers_a_lower_case_code_in_its_own_spelling_and_counts_last_periods_per_dataset():
+    """geo=de&lastTimePeriod=1 (une_rt_m): geo comes back as DE; the last period is the dataset's (2026-08), here
+    without a value for the series. The stand-in does both (tests/standin)."""
+    doc = json.loads(LOWER_CASE_LAST1.read_bytes())
+    assert list(doc["dimension"]["geo"]["category"]["index"]) == ["DE"]
+    latest = next(a["title"] for a in doc["extension"]["annotation"] if a["type"] == "OBS_PERIOD_OVERALL_LATEST")
+    assert list(doc["dimension"]["time"]["category"]["index"]) == [latest] and doc["value"] == {}
+    assert parse_jsonstat(LOWER_CASE_LAST1.read_bytes()).frame.empty

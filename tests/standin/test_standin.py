@@ -189,6 +189,15 @@ def test_repeated_dimensions_time_range_and_geo_level(api):
     assert list(last["dimension"]["time"]["category"]["index"]) == ["2023", "2024"]
 
 
+def test_last_time_period_counts_back_from_the_datasets_latest_period_as_the_real_api(api):
+    """Real une_rt_m body (tests/fixtures/eurostat/slices): geo=de&lastTimePeriod=1 gives DE and the dataset's latest
+    period even where that series has no value. EE006 (NUTS 2013/2016 only) has no value in the latest year."""
+    doc = data(api, GRP, "&geo=ee006&lastTimePeriod=1").json()
+    assert list(doc["dimension"]["geo"]["category"]["index"]) == ["EE006"]
+    assert list(doc["dimension"]["time"]["category"]["index"]) == [annotation(doc, "OBS_PERIOD_OVERALL_LATEST")]
+    assert doc["value"] == {} and "status" not in doc
+
+
 def test_geo_together_with_geo_level_is_refused_as_the_real_api_does(api):
     """Eurostat documents geo and geoLevel as mutually exclusive (API Statistics guidelines); HTTP 400."""
     both = data(api, IND, "&geo=BE&geoLevel=nuts3")
