@@ -7,8 +7,10 @@ import pytest
 import standin_eurostat
 
 from multilevel import paths
+from multilevel.errors import ConfigError
 from multilevel.ess.config import load_round
 from multilevel.ess.load import load_ess
+from multilevel.report.report import write_report
 from multilevel.settings import Settings
 from multilevel.warehouse import connect
 
@@ -43,3 +45,14 @@ def test_two_rounds_one_coverage_table(tmp_path):
     assert str(regions.loc["NO081", "reference_date"])[:10] == "2024-01-01"
     norway11 = coverage[(coverage["essround"] == 11) & (coverage["cntry"] == "NO")].iloc[0]
     assert norway11["own_boundary"] == norway11["respondents"]
+    # the report draws one round (default: the latest), with both rounds in its coverage table
+    with connect(url) as wh:
+        latest = write_report(wh, tmp_path / "latest").html.read_text()
+        nine = write_report(wh, tmp_path / "nine", essround=9).html.read_text()
+        with pytest.raises(ConfigError, match="round 10 is not loaded"):
+            write_report(wh, tmp_path / "ten", essround=10)
+    assert "Regions (round 11)" in latest and "2024-01-01 (" in latest and ">NO082<" in latest
+    assert "Regions (round 9)" in nine and ">NO082<" not in nine and ">NO03<" in nine
+    for page in (latest, nine):
+        coverage_html = page.split("<h2>Join coverage</h2>")[1].split("<h2>")[0]
+        assert coverage_html.count("<tr") == 1 + len(coverage)  # header + one row per (round, country)

@@ -33,6 +33,11 @@ def test_weighted_means_and_files(settings, tmp_path):
     assert files.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = files.html.read_text()
     assert "Join coverage" in page and "reconstructed" in page and "own_boundary_share" in page
+    # one reference date per country, as a date; Norway's fieldwork (Oct 2018 - May 2019) -> 1 January 2019
+    assert "ESS round 9" in page and "00:00:00" not in page and "2019-01-01 (" in page
+    dates = page.split("interview): ")[1].split(". Filled")[0]
+    assert "NO" in [c for part in dates.split("; ") if part.startswith("2019-01-01") for c in
+                    part.split("(")[1].rstrip(")").split(", ")]
     # one context per region: its indicator and method are the region table's, beside a standard error
     assert means["standard_error"].notna().all() and (means["standard_error"] > 0).all()
     assert (means.loc[("NO", "NO03"), "indicator_method"], means.loc[("AT", "AT99"), "method"]) == (

@@ -13,7 +13,9 @@ import click
 @click.option("--answer", default="trstprl", show_default=True, help="ESS answer variable to average.")
 @click.option("--indicator", default="median_age", show_default=True,
               help="A context indicator of multilevel/context/indicators.yaml (e.g. old_age_dependency).")
-def report(out: Path, answer: str, indicator: str) -> None:
+@click.option("--round", "essround", type=int, default=None,
+              help="ESS round of the chart and region table (default: the latest loaded); coverage shows every round.")
+def report(out: Path, answer: str, indicator: str, essround: int | None) -> None:
     """Write a PNG and HTML page: per region, the anweight-weighted mean answer against a context indicator.
 
     Example:
@@ -26,5 +28,5 @@ def report(out: Path, answer: str, indicator: str) -> None:
 
     settings = load_settings()
     with connect(settings.warehouse_url, settings) as wh:
-        files = write_report(wh, out, answer, indicator)
+        files = write_report(wh, out, answer, indicator, essround)
     click.echo(str(files.html))

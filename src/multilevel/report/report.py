@@ -86,10 +86,21 @@ def coverage(wh: Warehouse) -> pd.DataFrame:
     return wh.query_df("SELECT * FROM analytics.ess_join_coverage ORDER BY essround, cntry")
 
 
+def reference_dates(means: pd.DataFrame) -> str:
+    """The reference dates of the regions drawn, as dates, each with its countries (one per round and country)."""
+    by_date: dict[str, list[str]] = {}
+    for (date, cntry), _ in means.dropna(subset=["reference_date"]).groupby(["reference_date", "cntry"]):
+        by_date.setdefault(str(pd.Timestamp(date).date()), []).append(cntry)
+    return "; ".join(f"{d} ({', '.join(sorted(c))})" for d, c in sorted(by_date.items()))
+
+
 def write_report(
-    wh: Warehouse, out: Path, answer: str = "trstprl", indicator: str = "median_age"
+    wh: Warehouse, out: Path, answer: str = "trstprl", indicator: str = "median_age", essround: int | None = None
 ) -> ReportFiles:
-    """Rebuild the context, then write the PNG and a small HTML page into ``out``."""
+    """Rebuild the context, then write the PNG and a small HTML page into ``out``.
+
+    The chart and the region table show one round (``essround``; default the latest loaded): rounds have their own
+    reference dates and region codes. The coverage table shows every round."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display in pods and CI
@@ -97,6 +108,11 @@ def write_report(
 
     create_context_views(wh)
     means = regional_means(wh, answer, indicator)
+    if essround is None:
+        essround = int(means["essround"].max()) if len(means) else 0
+    elif essround not in set(means["essround"]):
+        raise ConfigError(f"ESS round {essround} is not loaded; loaded: {sorted(set(means['essround']))}")
+    means = means[means["essround"] == essround].reset_index(drop=True)
     cov = coverage(wh)
     labels = indicators()
     out.mkdir(parents=True, exist_ok=True)
@@ -115,10 +131,12 @@ def write_report(
             ax.scatter(group["indicator"], group["weighted_mean"], s=30, c="C1", label=method, **kwargs)
         else:
             ax.scatter(group["indicator"], group["weighted_mean"], s=30, edgecolors="C0", label=method, **kwargs)
-    dates = ", ".join(sorted({str(d) for d in means["reference_date"].dropna()}))
-    ax.set_xlabel(f"{labels[indicator]} (reference date {dates})")
+    dates = reference_dates(means)
+    distinct = sorted({str(pd.Timestamp(d).date()) for d in means["reference_date"].dropna()})
+    when = distinct[0] if len(distinct) == 1 else "one per country, see the page"
+    ax.set_xlabel(f"{labels[indicator]} (reference date: {when})")
     ax.set_ylabel(f"Weighted mean {answer} (anweight), 95% CI")
-    ax.set_title(f"ESS: {answer} by region against {labels[indicator].lower()}")
+    ax.set_title(f"ESS{essround}: {answer} by region against {labels[indicator].lower()}")
     ax.legend(fontsize=7, title="context method (country values not shown)")
     fig.tight_layout()
     fig.savefig(png)
@@ -128,12 +146,13 @@ def write_report(
     page.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>ESS regional context</title></head><body>"
         f"<h1>ESS regional context</h1><img src='{png.name}' alt='weighted mean {html.escape(answer)} by region'>"
-        f"<p>Reference dates: {html.escape(dates)}. Filled markers: published or recoded context at the region's own "
+        f"<p>ESS round {essround}. Reference date of each country's context (1 January nearest its median "
+        f"interview): {html.escape(dates)}. Filled markers: published or recoded context at the region's own "
         "boundaries; hollow: reconstructed from NUTS 3 data of another NUTS version; crosses: a containing region; "
         "national fallbacks are not drawn.</p>"
         "<h2>Join coverage</h2>"
         + cov.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-        + "<h2>Regions</h2>"
+        + f"<h2>Regions (round {essround})</h2>"
         + means.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="")
         + "</body></html>",
         encoding="utf-8",
