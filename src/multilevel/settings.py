@@ -50,6 +50,9 @@ class Settings(BaseSettings):
                                repr=False)
     warehouse_password: SecretStr | None = Field(None, description="Password, if not in the URL (kept secret).")
     datasets_file: Path | None = Field(None, description="Dataset configuration; default: the packaged one.")
+    context_file: Path | None = Field(
+        None, description="Context variables and reference dates (indicators.yaml format); default: the packaged one."
+    )
 
     # Eurostat is a shared public service: keep concurrency small and every call bounded.
     max_concurrent_downloads: int = Field(3, ge=1, le=16)

@@ -27,7 +27,8 @@ def test_shipped_configuration_has_the_four_indicators_and_broad_age_groups():
         ("indicators: {x: {dataset: d, kind: ratio, numerator: a, denominator: b}}", "must name count indicators"),
         ("indicators: {x: {dataset: d, kind: median_age}}", "needs groups"),
         ("weight: people\nindicators: {x: {dataset: d, kind: count}}", "weight must be one of"),
-        ("reference_dates: {9: {NO: soon}}\nindicators: {x: {dataset: d, kind: count}}", "is not YYYY-MM-DD"),
+        ("reference_dates: {9: {'NO': soon}}\nindicators: {x: {dataset: d, kind: count}}", "is not YYYY-MM-DD"),
+        ("reference_dates: {9: {NO: '2019-01-01'}}\nindicators: {x: {dataset: d, kind: count}}", "quote it, 'NO'"),
     ],
 )
 def test_bad_configuration_is_named(text, message):
@@ -38,6 +39,21 @@ def test_bad_configuration_is_named(text, message):
 def test_one_entry_adds_an_indicator():
     text = "indicators: {women: {dataset: demo_r_pjangrp3, filters: {sex: F, age: TOTAL, unit: NR}, kind: count}}"
     assert load_context_config(text).names == ["women"]
+
+
+def test_a_context_file_outside_the_package_replaces_the_shipped_one(tmp_path, monkeypatch):
+    # MULTILEVEL_CONTEXT_FILE: add a variable or override a reference date without editing the installed package
+    shipped = (paths.ROOT / "src" / "multilevel" / "context" / "indicators.yaml").read_text()
+    mine = tmp_path / "context.yaml"
+    mine.write_text(shipped.replace("reference_dates: {}", "reference_dates: {9: {'NO': '2018-01-01'}}")
+                    + "  women:\n    label: Women\n    dataset: demo_r_pjangrp3\n"
+                    "    filters: {freq: A, unit: NR, sex: F, age: TOTAL}\n    kind: count\n")
+    monkeypatch.setenv("MULTILEVEL_CONTEXT_FILE", str(mine))
+    config = load_context_config()
+    assert config.names[-1] == "women" and config.reference_dates == {(9, "NO"): pd.Timestamp("2018-01-01").date()}
+    monkeypatch.setenv("MULTILEVEL_CONTEXT_FILE", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="MULTILEVEL_CONTEXT_FILE=.*missing.yaml cannot be read"):
+        load_context_config()
 
 
 def test_median_by_linear_interpolation_in_age_groups():

@@ -88,10 +88,27 @@ def _selection(name: str, entry: dict, where: str) -> Selection:
     return Selection(dataset, filters)
 
 
+def context_text() -> str:
+    """The context configuration in use: MULTILEVEL_CONTEXT_FILE when set (a copy of indicators.yaml with more
+    variables or reference-date overrides, no package edit needed), else the packaged indicators.yaml."""
+    from multilevel.settings import Settings
+
+    path = Settings().context_file
+    if path is None:
+        return resources.files("multilevel.context").joinpath("indicators.yaml").read_text()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(
+            f"MULTILEVEL_CONTEXT_FILE={path} cannot be read ({e.strerror}); fix the path or unset it"
+        ) from e
+
+
 def load_context_config(text: str | None = None) -> ContextConfig:
-    """The packaged indicators.yaml (or ``text``), checked: unknown kinds, missing counts and bad groups fail here."""
+    """The context configuration (``context_text``, or ``text``), checked: unknown kinds, missing counts and bad
+    groups fail here."""
     if text is None:
-        text = resources.files("multilevel.context").joinpath("indicators.yaml").read_text()
+        text = context_text()
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
@@ -136,6 +153,9 @@ def load_context_config(text: str | None = None) -> ContextConfig:
     overrides = {}
     for essround, countries in (raw.get("reference_dates") or {}).items():
         for cntry, day in (countries or {}).items():
+            if not (isinstance(cntry, str) and re.fullmatch(r"[A-Z]{2}", cntry)):
+                hint = " (YAML reads a bare NO as false: quote it, 'NO')" if isinstance(cntry, bool) else ""
+                raise ConfigError(f"reference_dates of round {essround}: {cntry!r} is not a country code{hint}")
             try:
                 overrides[(int(essround), str(cntry))] = date.fromisoformat(str(day))
             except ValueError as e:
