@@ -307,7 +307,7 @@ def huge_body_validate(cells: int, work: Path) -> dict:
 STEPS = ("plan", "download", "validate", "stage", "load")
 
 
-def large_harvest(api: str, warehouse: str, work: Path, parallel: int = 2) -> dict:
+def large_harvest(api: str, warehouse: str, harvest_warehouse: str, work: Path, parallel: int = 2) -> dict:
     """One run of synth_r_large as Argo runs it: every step its own process (plan, then download, validate and stage
     per slice, ``parallel`` slices at a time, then load); per step, the largest peak RSS of its processes."""
     stage, run_id = work / "stage", "bench-large"
@@ -337,7 +337,22 @@ def large_harvest(api: str, warehouse: str, work: Path, parallel: int = 2) -> di
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(one_slice, slices))
     step("load", ["load", "--plan", plan])
-    return {"slices": len(slices), "seconds": time.perf_counter() - started, "steps": steps}
+    result = {"slices": len(slices), "seconds": time.perf_counter() - started, "steps": steps}
+    # the same dataset by `multilevel harvest` (what `make run` does): plan, downloads and load in one process, parse,
+    # validate and stage in its worker processes (each logs its own peak)
+    env = env_for(api, work / "stage-harvest", harvest_warehouse,
+                  MULTILEVEL_DATASETS_FILE=env["MULTILEVEL_DATASETS_FILE"])
+    one = harvest(env, LARGE)
+    result["harvest"] = {"peak_mib": one["peak_mib"], "worker_peak_mib": one["worker_peak_mib"],
+                         "seconds": one["seconds"]}
+    return result
+
+
+def fresh_warehouse(kind: str, duckdb_file: Path, pg_server: str) -> str:
+    """A new empty DuckDB file or PostgreSQL database."""
+    if kind == "duckdb":
+        return f"duckdb:///{duckdb_file}"
+    return pg_server.rsplit("/", 1)[0] + "/" + servers._create_database(pg_server)
 
 
 def memory_rows(args: argparse.Namespace, pg_server: str) -> dict:
@@ -354,9 +369,8 @@ def memory_rows(args: argparse.Namespace, pg_server: str) -> dict:
             for name in ("duckdb", "postgres"):
                 with tempfile.TemporaryDirectory(prefix="multilevel-bench-") as tmp:
                     print(f"memory: {args.large_obs:,} observations into {name} ...", file=sys.stderr, flush=True)
-                    warehouse = (f"duckdb:///{Path(tmp) / 'large.duckdb'}" if name == "duckdb" else
-                                 pg_server.rsplit("/", 1)[0] + "/" + servers._create_database(pg_server))
-                    out["large"][name] = large_harvest(api, warehouse, Path(tmp))
+                    warehouses = [fresh_warehouse(name, Path(tmp) / f"{n}.duckdb", pg_server) for n in ("steps", "one")]
+                    out["large"][name] = large_harvest(api, *warehouses, Path(tmp))
     return out
 
 
@@ -376,14 +390,18 @@ def memory_markdown(memory: dict) -> list[str]:
         lines += [f"Harvest of synth_r_large, {large['observations_served']:,} observations, every step its own "
                   "process (as Argo runs them); peak RSS of the largest process of each step (MiB), bound 1024"
                   f" (measured {large.get('measured_at', 'in this run')}, `--large-obs {large['observations']}`):", "",
-                  "| warehouse | slices | " + " | ".join(STEPS) + " | wall s |",
-                  "|---|---|" + "---|" * len(STEPS) + "---|"]
+                  "| warehouse | slices | " + " | ".join(STEPS) + " | wall s | `multilevel harvest`: process / workers"
+                  " | wall s |",
+                  "|---|---|" + "---|" * len(STEPS) + "---|---|---|"]
         for name in ("duckdb", "postgres"):
             if name in large:
                 r = large[name]
                 lines.append(f"| {name} | {r['slices']} | " +
                              " | ".join(f"{r['steps'][s]['peak_mib']:.0f}" for s in STEPS) +
-                             f" | {r['seconds']:.0f} |")
+                             f" | {r['seconds']:.0f} | " + (f"{r['harvest']['peak_mib']:.0f} / "
+                                                            f"{r['harvest']['worker_peak_mib']:.0f} | "
+                                                            f"{r['harvest']['seconds']:.0f} |" if "harvest" in r
+                                                            else "– | – |"))
     return lines
 
 
