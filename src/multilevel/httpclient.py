@@ -74,6 +74,9 @@ class HttpPolicy:
     allowed_hosts: tuple[str, ...] | None = EUROSTAT_HOSTS  # None: any host (e.g. a file download)
     max_redirects: int = 5
     log_query: bool = True  # False for signed URLs: their query is a credential
+    # Largest answer read into memory (None: no limit, e.g. a file written to disk as it arrives): an API answer far
+    # larger than the API ever sends is refused while it arrives, before it can exhaust a step's memory.
+    max_body_bytes: int | None = None
 
     @classmethod
     def from_settings(cls, settings, *own_urls: str, any_host: bool = False, log_query: bool = True) -> HttpPolicy:
@@ -90,6 +93,7 @@ class HttpPolicy:
             backoff_cap=settings.http_backoff_cap_seconds,
             allowed_hosts=None if any_host else tuple(dict.fromkeys(h.lower() for h in hosts if h)),
             log_query=log_query,
+            max_body_bytes=None if any_host else getattr(settings, "http_max_body_bytes", None),
         )
 
 
@@ -402,7 +406,7 @@ class HttpClient:
                                 out.write(chunk)
                                 size += len(chunk)
                         return Fetched(url, status, headers, path=to_file, redirects=redirects)
-                    body = b"".join(self._chunks(response, deadline, url))
+                    body = b"".join(self._limited(self._chunks(response, deadline, url), headers, url))
                     size = len(body)
         except (requests.RequestException, OSError) as e:
             status = type(e).__name__
@@ -429,6 +433,30 @@ class HttpClient:
             yield chunk
             if self.clock() > deadline:
                 raise Transient(self._too_slow(url))
+
+    def _limited(self, chunks: Iterable[bytes], headers: dict, url: str) -> Iterable[bytes]:
+        """``chunks``, stopped with ApiError as soon as the answer is larger than ``max_body_bytes``."""
+        limit = self.policy.max_body_bytes
+        if limit is None:
+            yield from chunks
+            return
+        announced = headers.get("Content-Length") or headers.get("content-length")
+        received = int(announced) if announced and announced.isdigit() else 0
+        if received <= limit:
+            received = 0
+            for chunk in chunks:
+                received += len(chunk)
+                if received > limit:
+                    break
+                yield chunk
+            else:
+                return
+        raise ApiError(
+            f"{self._loggable(url)} answered with more than {limit:,} bytes (MULTILEVEL_HTTP_MAX_BODY_BYTES); "
+            "Eurostat never sends one request more than its 5,000,000-cell limit (about 100 MB), so this is not the "
+            "answer that was asked for (a filter ignored?). Nothing was loaded. If a real dataset needs it, lower "
+            "MULTILEVEL_MAX_CELLS_PER_REQUEST or raise MULTILEVEL_HTTP_MAX_BODY_BYTES"
+        )
 
     def _too_slow(self, url: str) -> str:
         return (f"no complete answer from {self._loggable(url)} within the deadline of {self.policy.deadline:g}s "

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     http_allowed_hosts: str = Field(
         "", description="Extra hosts (comma-separated) the API may redirect to, besides Eurostat's and its own."
     )
+    http_max_body_bytes: int = Field(
+        256 * 2**20, ge=1, description="Largest API answer read into memory; a larger one is refused as it arrives."
+    )
     http_max_retries: int = Field(5, ge=0)
     http_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles each retry, with jitter.")
     http_backoff_cap_seconds: float = Field(60.0, ge=0)

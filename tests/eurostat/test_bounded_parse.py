@@ -132,3 +132,37 @@ def test_the_large_stand_in_dataset_serves_a_body_read_as_arrays():
         body = requests.get(f"{server.url}/statistics/1.0/data/synth_r_large?format=JSON&sex=T", timeout=30).content
     assert _lift_sparse(body) is not None
     both_ways(body)
+
+
+def test_an_answer_larger_than_the_body_limit_is_refused_naming_the_setting(settings, api):
+    from multilevel.errors import ApiError
+    from multilevel.eurostat.client import EurostatClient
+
+    url = f"{api.url}/statistics/1.0/data/demo_r_pjanind3?format=JSON"
+    size = len(requests.get(url, timeout=30).content)
+    settings.http_max_body_bytes = size
+    assert len(EurostatClient.from_settings(settings).data("demo_r_pjanind3", {})) == size  # at the limit: read
+    settings.http_max_body_bytes = size - 1
+    asked = api.count_requests("/statistics/")
+    with pytest.raises(ApiError, match=rf"more than {size - 1:,} bytes \(MULTILEVEL_HTTP_MAX_BODY_BYTES\)"):
+        EurostatClient.from_settings(settings).data("demo_r_pjanind3", {})
+    assert api.count_requests("/statistics/") == asked + 1  # refused at once, not retried
+
+
+def test_an_answer_without_content_length_is_cut_as_it_arrives():
+    from multilevel.errors import ApiError
+    from multilevel.httpclient import HttpClient, HttpPolicy
+
+    client = HttpClient(HttpPolicy(max_body_bytes=10))
+    taken = []
+
+    def chunks(*parts):
+        for chunk in parts:
+            taken.append(chunk)
+            yield chunk
+
+    assert b"".join(client._limited(chunks(b"12345", b"67890"), {}, "http://x/")) == b"1234567890"  # at the limit
+    taken.clear()
+    with pytest.raises(ApiError, match="more than 10 bytes"):
+        b"".join(client._limited(chunks(b"12345", b"67890", b"x", b"never read"), {}, "http://x/"))
+    assert taken == [b"12345", b"67890", b"x"]  # stopped at the first chunk over the limit
