@@ -78,10 +78,11 @@ def parse_data_query(cube: Cube, params: list[tuple[str, str]]) -> tuple[list[np
     the dimension does not have is ignored, so a query of only wrong codes gives that dimension at size 0 (real:
     slices/statsapi_une_rt_m_all_geo_codes_unknown.json). ``geo`` together with ``geoLevel`` is refused with
     HTTP 400: Eurostat's "API - Detailed guidelines - API Statistics" page documents the two as mutually exclusive
-    (https://ec.europa.eu/eurostat/web/user-guides/data-browser/api-data-access/api-detailed-guidelines/api-statistics),
-    and the live API's label was recorded as "'geo' parameter and 'geoLevel' parameter cannot be set at the same
-    time." (cyanheads/eurostat-mcp-server docs/design.md); the fault code of that answer is not recorded, 150
-    (semantic error) is the documented code for a request that fails a business rule.
+    (https://ec.europa.eu/eurostat/web/user-guides/data-browser/api-data-access/api-detailed-guidelines/api-statistics,
+    as quoted by third parties citing it; the section itself was not available to us), and the live API's label
+    was recorded as "'geo' parameter and 'geoLevel' parameter cannot be set at the same time."
+    (cyanheads/eurostat-mcp-server docs/design.md); the fault code of that answer is not recorded, 150 (semantic
+    error) is the documented code for a request that fails a business rule.
     """
     dim_ids = [d.id for d in cube.dims]
     # dimension codes and values are case-insensitive (Eurostat's "API Statistics - data query" guide)
