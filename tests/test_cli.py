@@ -90,6 +90,15 @@ def test_offline_harvest_fails_fast_and_says_how_to_use_the_standin(settings):
     assert "cannot reach the Eurostat API" in done.stderr and "make run STANDIN=1" in done.stderr
 
 
+def test_harvest_from_a_standin_serving_current_codes(settings):
+    # --standin-current-codes NO: Norway's regions only in current NUTS codes, NO08 next to unchanged NO07
+    run(settings, "harvest", "--standin", "--standin-size", "small", "--standin-current-codes", "NO",
+        "--no-progress", "demo_r_pjanind3")
+    con = duckdb.connect(settings.warehouse_url.removeprefix("duckdb:///"), read_only=True)
+    geos = {g for (g,) in con.execute("SELECT DISTINCT geo FROM eurostat.demo_r_pjanind3_history").fetchall()}
+    assert {"NO07", "NO08", "NO083", "NO01"} <= geos and not {"NO03", "NO082"} & geos
+
+
 def test_record_failure_works_when_the_plan_step_itself_failed(settings, tmp_path):
     missing_plan = f"{settings.stage_url}/eurostat/{DATASET}/wf-123/plan.json"
     run(settings, "record-failure", "--plan", missing_plan, "--reason", "plan step failed")

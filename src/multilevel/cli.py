@@ -209,10 +209,12 @@ def record_failure(settings, plan_url, dataset, run_id, reason, check_run):
 @click.option("--standin", is_flag=True,
               help="Start the local Eurostat API stand-in and harvest from it (offline demo, no internet needed).")
 @click.option("--standin-size", type=click.Choice(["small", "full"]), default="full", show_default=True)
+@click.option("--standin-current-codes", default="", metavar="CC,CC",
+              help="With --standin: serve these countries' regions only in current NUTS codes (as Eurostat does).")
 @click.option("--progress/--no-progress", default=None,
               help="Live progress display (default: only on a terminal; otherwise one log line per request and step).")
 @click.pass_obj
-def harvest(settings, datasets, standin, standin_size, progress):
+def harvest(settings, datasets, standin, standin_size, standin_current_codes, progress):
     """Run the whole harvest in-process for DATASETS (default: every configured dataset).
 
     A dataset that fails does not stop the others: each runs, and the command exits non-zero at the end naming the
@@ -230,7 +232,7 @@ def harvest(settings, datasets, standin, standin_size, progress):
     if standin:
         from multilevel.standin import StandIn
 
-        server = StandIn(size=standin_size)
+        server = StandIn(size=standin_size, current_codes=standin_current_codes.split(","))
     else:
         server = nullcontext()
     with server:
