@@ -95,3 +95,34 @@ def test_a_folder_whose_pid_was_reused_is_abandoned(tmp_path):
     other_host.mkdir()
     (other_host / OWNER_FILE).write_text("some-other-host 1 1")
     assert remove_abandoned(tmp_path) == [folder] and other_host.exists()
+
+
+@pytest.mark.parametrize("stage_kind", ["folder", "s3"])
+def test_orphan_runs_are_judged_by_plan_or_run_id_and_one_bad_run_never_blocks_the_rest(settings, request, stage_kind):
+    """Orphans are dated by their plan.json, else by their run id: an unreadable plan.json (torn, or without
+    created_at) no longer stops the clean-up of every other run; what cannot be dated, is recent or loaded stays."""
+    import json
+
+    from multilevel.eurostat.steps import remove_orphan_runs
+    from multilevel.stage import open_store
+    from multilevel.warehouse import connect
+
+    if stage_kind == "s3":
+        settings.stage_url = request.getfixturevalue("s3_stage")
+    stage = open_store(settings.stage_url)
+    base = f"eurostat/{DATASET}"
+    old_plan = json.dumps({"created_at": "2020-01-01T00:00:00+00:00"}).encode()
+    stage.write_bytes(f"{base}/20200101T000000Z-aaaaaa/plan.json", old_plan)  # killed while downloading
+    stage.write_bytes(f"{base}/20200101T000000Z-aaaaaa/slices/A.parquet", b"x")
+    stage.write_bytes(f"{base}/20200102T000000Z-bbbbbb/plan.json", b'{"created_at": "2020-01')  # torn plan.json
+    stage.write_bytes(f"{base}/20200103T000000Z-cccccc/plan.json", b'{"slices": []}')  # no created_at
+    stage.write_bytes(f"{base}/my-own-run/plan.json", b"{")  # cannot be dated: left alone
+    young = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-dddddd"
+    stage.write_bytes(f"{base}/{young}/plan.json", b"{")  # may still be running elsewhere
+    stage.write_bytes(f"{base}/20200104T000000Z-eeeeee/plan.json", old_plan)  # loaded (its manifest written)
+    stage.write_bytes(f"{base}/20200104T000000Z-eeeeee/manifest.json", b"{}")
+    with connect(settings.warehouse_url) as wh:
+        removed = remove_orphan_runs(settings, wh, DATASET, keep="current-run")
+    assert removed == ["20200101T000000Z-aaaaaa", "20200102T000000Z-bbbbbb", "20200103T000000Z-cccccc"]
+    left = {key.split("/")[2] for key in stage.list(base)}
+    assert left == {"my-own-run", young, "20200104T000000Z-eeeeee"}

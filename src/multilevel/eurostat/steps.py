@@ -143,12 +143,10 @@ def remove_orphan_runs(settings: Settings, wh, dataset: str, *, keep: str) -> li
         removed = []
         for run, files in sorted(runs.items()):
             prefix = f"eurostat/{dataset}/{run}"
-            if run == keep or run in loaded or f"{prefix}/manifest.json" in files or f"{prefix}/plan.json" not in files:
+            if run == keep or run in loaded or f"{prefix}/manifest.json" in files:
                 continue
-            planned = datetime.fromisoformat(json.loads(stage.read_bytes(f"{prefix}/plan.json"))["created_at"])
-            if planned.tzinfo is None:
-                planned = planned.replace(tzinfo=UTC)
-            if planned > cutoff:
+            planned = _planned_at(stage, prefix, run, files)
+            if planned is None or planned > cutoff:
                 continue
             files.sort(key=lambda k: k.endswith("/plan.json"))  # plan last: an interrupted clean-up is found again
             stage.delete(files)
@@ -160,6 +158,21 @@ def remove_orphan_runs(settings: Settings, wh, dataset: str, *, keep: str) -> li
     except (MultilevelError, ValueError, KeyError) as e:
         log.warning("could not remove orphan runs of %s from the stage: %s", dataset, e)
         return []
+
+
+def _planned_at(stage, prefix: str, run: str, files: list[str]) -> datetime | None:
+    """When an unloaded run was planned: its plan.json, else the time in its default run id (a run killed while it
+    wrote plan.json leaves only a temporary file); None if neither says (such a folder is left alone)."""
+    if f"{prefix}/plan.json" in files:
+        try:
+            planned = datetime.fromisoformat(json.loads(stage.read_bytes(f"{prefix}/plan.json"))["created_at"])
+            return planned if planned.tzinfo else planned.replace(tzinfo=UTC)
+        except (ValueError, KeyError, TypeError) as e:  # a torn plan.json: judge by the run id
+            log.warning("orphan run %s: unreadable plan.json (%s)", prefix, e)
+    try:
+        return datetime.strptime(run[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def check_plan(settings: Settings, plan: Plan, last: tuple[str | None, str | None] | None, counts: dict[str, int],
