@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import subprocess
 import sys
 import uuid
@@ -106,20 +107,37 @@ def password_role(postgres_server):
     return role
 
 
+REFUSED = {"postgresql": "PostgreSQL refused", "redshift": "refused the connection"}
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "redshift"])
 @pytest.mark.parametrize("case", ["wrong password", "missing database", "missing role"])
-def test_postgres_refusing_the_login_is_terminal_not_transient(settings, monkeypatch, hostile, postgres_server,
-                                                               password_role, case):
-    base = postgres_server.rsplit("@", 1)[1].rsplit("/", 1)[0]
+def test_a_warehouse_refusing_the_login_is_terminal_not_transient(settings, monkeypatch, hostile, postgres_server,
+                                                                  redshift_client_proxy, password_role, case, scheme):
+    """PostgreSQL, and Redshift's own client (through the start-up filter in front of the same server)."""
+    base = postgres_server.rsplit("@", 1)[1].rsplit("/", 1)[0] if scheme == "postgresql" else redshift_client_proxy
+    options = "" if scheme == "postgresql" else "?ssl=false&copy_mode=client"
     url = {
-        "wrong password": f"postgresql://{password_role}:wrong%2F%23secret@{base}/postgres",
-        "missing database": f"postgresql://postgres@{base}/no_such_db_{uuid.uuid4().hex[:6]}",
-        "missing role": f"postgresql://no_such_role:x@{base}/postgres",
-    }[case]
+        "wrong password": f"{scheme}://{password_role}:wrong%2F%23secret@{base}/postgres",
+        "missing database": f"{scheme}://postgres:x@{base}/no_such_db_{uuid.uuid4().hex[:6]}",
+        "missing role": f"{scheme}://no_such_role:x@{base}/postgres",
+    }[case] + options
     settings.warehouse_url = url
     result = cli(settings, monkeypatch, "harvest", "--no-progress")
     assert result.exit_code == 1, result.stderr
-    assert "PostgreSQL refused" in result.stderr and "Retrying cannot help" in result.stderr
+    assert REFUSED[scheme] in result.stderr and "Retrying cannot help" in result.stderr
+    assert "Traceback" not in result.stderr
     assert "wrong/#secret" not in result.stderr and "wrong%2F%23secret" not in result.stderr
+    assert hostile.requests == [] or all("/statistics/" not in r for r in hostile.requests)  # nothing downloaded
+
+
+def test_a_warehouse_that_is_down_is_transient(settings, monkeypatch, hostile):
+    with socket.create_server(("127.0.0.1", 0)) as unused:  # a port nothing listens on once closed
+        port = unused.getsockname()[1]
+    settings.warehouse_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    result = cli(settings, monkeypatch, "harvest", "--no-progress")
+    assert result.exit_code == 75, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- a COMMIT that fails ----------------------------------------------------------------------------------------

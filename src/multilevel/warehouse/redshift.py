@@ -209,14 +209,25 @@ class RedshiftWarehouse(Warehouse):
         started = time.perf_counter()
         try:
             self.con = redshift_connector.connect(**kwargs)
-        except (
-            redshift_connector.ProgrammingError
-        ) as e:  # authentication and the like: retrying will not help
-            raise ConfigError(f"Redshift {self.url} refused the connection: {self._message(e)}") from e
         except (redshift_connector.Error, OSError) as e:
+            detail = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
+            # authentication and the like: retrying will not help. The client raises a ProgrammingError for some
+            # and an InterfaceError for others (a wrong password, an unknown user), so the SQLSTATE decides:
+            # class 28 (invalid authorization) and 3D000 (no such database)
+            code = str(detail.get("C", ""))
+            if isinstance(e, redshift_connector.ProgrammingError) or code.startswith("28") or code == "3D000":
+                raise ConfigError(
+                    f"Redshift {self.url} refused the connection: {self._message(e)}. Retrying cannot help: check "
+                    "the user, the password (MULTILEVEL_WAREHOUSE_PASSWORD or the URL) and the database name"
+                ) from None
             raise WarehouseBusy(
                 f"cannot connect to Redshift {self.url}: {self._message(e)}; run again later"
             ) from e
+        except Exception as e:  # noqa: BLE001 - the login's own libraries (scramp: a SCRAM mechanism it cannot use)
+            raise ConfigError(
+                f"Redshift {self.url} refused the connection: the login failed ({type(e).__name__}: {e}). Retrying "
+                "cannot help: check the user, the password and how the server authenticates"
+            ) from None
         # Explicit BEGIN/COMMIT (transaction()), every other statement on its own, as with PostgreSQL.
         self.con.autocommit = True
         log.info(
