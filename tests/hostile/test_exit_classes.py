@@ -201,3 +201,13 @@ def test_the_hostile_api_refuses_unknown_scenarios():
         api.use("no_such_scenario")
     with pytest.raises(ValueError, match="takes no option"):
         api.use("nan", dim="x")
+
+
+def test_a_warehouse_path_that_is_not_a_duckdb_file_is_terminal_and_untouched(settings, monkeypatch, hostile):
+    not_duckdb = Path(settings.datasets_file)  # e.g. a slip in MULTILEVEL_WAREHOUSE_URL
+    content = not_duckdb.read_bytes()
+    settings.warehouse_url = f"duckdb:///{not_duckdb}"
+    result = cli(settings, monkeypatch, "harvest", "--no-progress")
+    assert result.exit_code == 1, result.stderr
+    assert f"cannot open the DuckDB warehouse {not_duckdb}" in result.stderr and "Retrying cannot help" in result.stderr
+    assert not_duckdb.read_bytes() == content

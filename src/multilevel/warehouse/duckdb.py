@@ -59,7 +59,12 @@ class DuckDBWarehouse(Warehouse):
                 self.con = duckdb.connect(path)
                 break
             except duckdb.IOException as e:
-                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                if "lock" not in str(e).lower():  # not a DuckDB file, no permission, another version: for good
+                    raise ConfigError(
+                        f"cannot open the DuckDB warehouse {path}: {e}. Retrying cannot help: point "
+                        "MULTILEVEL_WAREHOUSE_URL at a DuckDB database file (a new path creates one)"
+                    ) from None
+                if time.monotonic() > deadline:
                     raise WarehouseBusy(
                         f"DuckDB file {path} is in use by another process ({e}); run again when it has finished"
                     ) from e
