@@ -12,6 +12,8 @@ default) passes everything through. Scenarios, and the misbehaviour each stands 
 ``vanish_codes``     the content constraint lists only the first ``keep`` codes of dimension ``dim``
 ``stale_dataflow``   the dataflow's UPDATE_DATA is ``date`` (older than what was loaded: a stale mirror)
 ``stale_body``       data bodies' UPDATE_DATA is ``date``
+``partial``          data bodies keep only every ``every``-th value (an overloaded API's partial answer, with 200)
+``no_update_data``   the dataflow has no UPDATE_DATA annotation at all
 ``nan``              one value of each data body is the literal ``NaN`` (``literal`` picks Infinity etc.)
 ``long_code``        code ``code`` of dimension ``dim`` becomes ``length`` characters long in data bodies
 ``long_label``       the label of code ``code`` of dimension ``dim`` becomes ``length`` times ``char`` (default L)
@@ -48,6 +50,8 @@ SCENARIOS = {
     "vanish_codes": {"dim", "keep"},
     "stale_dataflow": {"date"},
     "stale_body": {"date"},
+    "partial": {"every"},
+    "no_update_data": set(),
     "nan": {"literal"},
     "long_code": {"dim", "code", "length"},
     "long_label": {"dim", "code", "length", "char"},
@@ -134,6 +138,11 @@ class HostileApi:
             body = self._data(body)
         elif "/contentconstraint/" in path:
             body = self._constraint(body)
+        elif "/dataflow/" in path and s == "no_update_data":
+            doc = json.loads(body)
+            doc["extension"]["annotation"] = [a for a in doc["extension"]["annotation"]
+                                              if a.get("type") != "UPDATE_DATA"]
+            body = json.dumps(doc).encode()
         elif "/dataflow/" in path and s == "stale_dataflow":
             doc = json.loads(body)
             for a in doc["extension"]["annotation"]:
@@ -152,7 +161,7 @@ class HostileApi:
     def _data(self, body: bytes) -> bytes:
         s, o = self.scenario, self.options
         if s not in ("other_dataset", "drop_dimension", "extra_dimension", "stale_body", "nan", "long_code",
-                     "long_label"):
+                     "long_label", "partial"):
             return body
         doc = json.loads(body)
         if s == "other_dataset":
@@ -167,6 +176,10 @@ class HostileApi:
             doc["size"].insert(1, 1)
             doc["dimension"][o["dim"]] = {"label": o["dim"], "category": {"index": {o["code"]: 0},
                                                                           "label": {o["code"]: o["code"]}}}
+        elif s == "partial":
+            kept = sorted(doc["value"], key=int)[:: o["every"]]
+            doc["value"] = {k: doc["value"][k] for k in kept}
+            doc["status"] = {k: v for k, v in (doc.get("status") or {}).items() if k in doc["value"]}
         elif s == "stale_body":
             for a in doc["extension"]["annotation"]:
                 if a.get("type") == "UPDATE_DATA":

@@ -216,6 +216,29 @@ def test_a_stale_body_is_refused(settings, monkeypatch, hostile):
     assert_unchanged(settings, before)
 
 
+@pytest.mark.parametrize("scenario, options", [("no_update_data", {}), ("stale_dataflow", {"date": "yesterday"})])
+def test_a_dataflow_without_a_readable_update_data_is_refused_as_transient(settings, monkeypatch, hostile,
+                                                                           scenario, options):
+    """Without a date the stale-mirror check cannot tell: refused like an older date, never loaded blind."""
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use(scenario, **options)
+    code, err = harvest(settings, monkeypatch)
+    assert code == 75, err
+    assert "gives no readable UPDATE_DATA" in err and "MULTILEVEL_ACCEPT_OLDER_DATA=true" in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
+
+
+def test_a_partial_answer_with_200_fails_the_row_drop_guard_and_leaves_the_current_view(settings, monkeypatch,
+                                                                                        hostile):
+    before = loaded_then_revised(settings, monkeypatch, hostile)
+    hostile.use("partial", every=3)  # an overloaded API's answer: two thirds of the observations missing
+    code, err = harvest(settings, monkeypatch)
+    assert code == 1, err
+    assert "rule min_rows" in err and "MULTILEVEL_MAX_ROW_DROP_FRACTION" in err
+    assert_unchanged(settings, before)
+    assert load_log(settings)[-1][0] == "failed"
+
 # --- 5. NaN in a body ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_a_non_standard_number_is_a_parse_error_and_deletes_nothing(settings, monkeypatch, hostile, literal):

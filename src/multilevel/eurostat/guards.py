@@ -19,9 +19,18 @@ log = logging.getLogger(__name__)
 TIME_DIMENSION = "time"
 
 
-def check_not_older(dataset: str, answered: str | None, known: str | None, *, what: str, setting: str) -> None:
-    """Refuse data whose UPDATE_DATA is older than what we already have (a stale mirror or cache)."""
+def check_not_older(dataset: str, answered: str | None, known: str | None, *, what: str, setting: str,
+                    required: bool = False) -> None:
+    """Refuse data whose UPDATE_DATA is older than what we already have (a stale mirror or cache); with
+    ``required`` (the dataflow, which always carries it), also an answer whose UPDATE_DATA is missing or unreadable:
+    it cannot be shown not to be older."""
     new, old = parse_update_time(answered), parse_update_time(known)
+    if required and new is None and old is not None:
+        raise ApiUnavailable(
+            f"{dataset}: {what} gives no readable UPDATE_DATA ({answered!r}), so it cannot be compared with {known} "
+            "already loaded: a broken answer or a stale mirror. Nothing was loaded; run again later. If the API "
+            f"really stopped publishing it, set {setting}=true for one run."
+        )
     if new is not None and old is not None and new < old:
         raise ApiUnavailable(
             f"{dataset}: {what} says UPDATE_DATA {answered}, older than {known} (already loaded or planned): the "

@@ -180,7 +180,7 @@ def check_plan(settings: Settings, plan: Plan, last: tuple[str | None, str | Non
     """Refuse a plan that would leave the current view wrong: older data, no slice, another shape, vanished codes."""
     if last is not None and not settings.accept_older_data:
         check_not_older(plan.dataset, plan.update_data, last[0], what="the dataflow",
-                        setting="MULTILEVEL_ACCEPT_OLDER_DATA")
+                        setting="MULTILEVEL_ACCEPT_OLDER_DATA", required=True)
     for name, value in (("UPDATE_DATA", plan.update_data), ("UPDATE_STRUCTURE", plan.update_structure)):
         if value is not None and utf8_length(value) > MAX_UPDATE_BYTES:
             raise ParseError(f"{plan.dataset}: the dataflow's {name} {value[:80]!r} is not a date; is the API right?")
