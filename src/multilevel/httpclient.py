@@ -30,6 +30,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,14 +128,36 @@ def retry_after(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def decode_body(body: bytes) -> bytes:
-    """Large Eurostat answers sometimes arrive gzip-compressed without a Content-Encoding header: sniff the magic."""
-    if body[:2] == b"\x1f\x8b":
+def decode_body(body: bytes, limit: int | None = None, url: str = "the answer") -> bytes:
+    """Large Eurostat answers sometimes arrive gzip-compressed without a Content-Encoding header: sniff the magic.
+
+    With ``limit`` (``max_body_bytes``), the decompressed body may not exceed it either: a small compressed answer
+    must not expand past the memory the limit protects.
+    """
+    if body[:2] != b"\x1f\x8b":
+        return body
+    if limit is None:
         try:
             return gzip.decompress(body)
         except (OSError, EOFError) as e:
             raise Transient(f"truncated gzip body ({e})") from e
-    return body
+    out, data = bytearray(), body
+    try:
+        while data:  # one gzip member at a time, as gzip.decompress does
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += member.decompress(data, limit + 1 - len(out))
+            if len(out) > limit:
+                raise ApiError(
+                    f"{url} is a gzip body that expands to more than {limit:,} bytes (MULTILEVEL_HTTP_MAX_BODY_BYTES);"
+                    " nothing was loaded. If a real dataset needs it, lower MULTILEVEL_MAX_CELLS_PER_REQUEST or raise "
+                    "MULTILEVEL_HTTP_MAX_BODY_BYTES"
+                )
+            if not member.eof:
+                raise Transient("truncated gzip body (the stream ends before its last block)")
+            data = member.unused_data
+    except zlib.error as e:
+        raise Transient(f"truncated gzip body ({e})") from e
+    return bytes(out)
 
 
 def looks_like_html(body: bytes) -> bool:
@@ -426,7 +449,8 @@ class HttpClient:
             log.info("GET %s %s %d bytes %.2fs", self._loggable(url), status, size, self.clock() - started)
         if status in TRANSIENT_STATUS:
             raise Transient(f"HTTP {status}", retry_after(headers.get("Retry-After")))
-        return Fetched(url, status, headers, decode_body(body), redirects=redirects)
+        return Fetched(url, status, headers, decode_body(body, policy.max_body_bytes, self._loggable(url)),
+                       redirects=redirects)
 
     def _chunks(self, response: requests.Response, deadline: float, url: str) -> Iterable[bytes]:
         for chunk in response.iter_content(CHUNK):

@@ -166,3 +166,18 @@ def test_an_answer_without_content_length_is_cut_as_it_arrives():
     with pytest.raises(ApiError, match="more than 10 bytes"):
         b"".join(client._limited(chunks(b"12345", b"67890", b"x", b"never read"), {}, "http://x/"))
     assert taken == [b"12345", b"67890", b"x"]  # stopped at the first chunk over the limit
+
+
+def test_a_gzip_body_may_not_expand_past_the_body_limit():
+    import gzip as gz
+
+    from multilevel.errors import ApiError
+    from multilevel.httpclient import Transient, decode_body
+
+    body = gz.compress(b"x" * 600) + gz.compress(b"y" * 400)  # two members, as gzip.decompress accepts
+    assert decode_body(body, limit=1000) == gz.decompress(body) == decode_body(body)
+    with pytest.raises(ApiError, match=r"expands to more than 999 bytes \(MULTILEVEL_HTTP_MAX_BODY_BYTES\)"):
+        decode_body(body, limit=999)
+    with pytest.raises(Transient, match="truncated gzip body"):
+        decode_body(body[:20], limit=1000)
+    assert decode_body(b'{"plain":1}', limit=3) == b'{"plain":1}'  # not gzip: the byte limit applied while reading
