@@ -113,3 +113,9 @@ def test_cli_snapshot_and_export(revised, tmp_path, monkeypatch):
     assert (no01 == frozen.loc["NO01", "population"]).all()
     bad = runner.invoke(main, ["export", "--round", "8"])
     assert bad.exit_code == 1 and "ESS round 8 is not loaded" in bad.output
+    # a time before any Eurostat load: every respondent without context, said on stderr (not an error)
+    early = runner.invoke(main, ["export", "--round", "9", "--format", "csv", "--as-of", "2000-01-01T00:00:00Z",
+                                 "--out", str(tmp_path / "early.csv")])
+    assert early.exit_code == 0 and "no respondent has regional context as of 2000-01-01" in early.output
+    assert (pd.read_csv(tmp_path / "early.csv")["method"] == "none").all()
+    assert "no respondent has regional context" not in done.output

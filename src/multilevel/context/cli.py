@@ -30,6 +30,13 @@ def _require_sources(wh) -> None:
         )
 
 
+def _warn_if_empty(methods, as_of: str) -> None:
+    """Say so when nothing has context (e.g. --as-of before the first harvest): exit 0, but not silently."""
+    if len(methods) and set(methods.dropna()) <= {"none"}:
+        click.echo(f"warning: no respondent has regional context as of {as_of}: no Eurostat data was loaded by then "
+                   "(see `multilevel status`)", err=True)
+
+
 @click.group("context")
 def context() -> None:
     """Regional context of ESS respondents: rebuild it, or freeze it under a name."""
@@ -49,6 +56,7 @@ def build(as_of: str) -> None:
     with _warehouse() as wh:
         _require_sources(wh)
         regions = build_context(wh, as_of=moment)
+    _warn_if_empty(regions["method"], as_of)
     counts = regions["method"].value_counts().to_dict()
     click.echo(f"{len(regions)} regions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
@@ -67,6 +75,7 @@ def snapshot(name: str, as_of: str) -> None:
     with _warehouse() as wh:
         _require_sources(wh)
         regions = create_snapshot(wh, name, moment)
+    _warn_if_empty(regions["method"], as_of)
     click.echo(f"snapshot {name}: {len(regions)} regions")
 
 
@@ -89,5 +98,6 @@ def export(essround: int, fmt: str, out: Path | None, as_of: str, snapshot: str 
     with _warehouse() as wh:
         _require_sources(wh)
         frame = round_frame(wh, essround, as_of=moment, snapshot=snapshot)
+    _warn_if_empty(frame["method"], snapshot or as_of)
     write_export(frame, fmt, out)
     click.echo(str(out))
