@@ -206,3 +206,37 @@ def test_timeouts_and_broken_connections_name_the_url_and_the_setting_never_a_si
     message = str(info.value)
     assert f"ConnectionError from http://127.0.0.1:{port}/f.dta?(query hidden): " in message
     assert "Connection refused" in message and "SECRET" not in message and "Pool(" not in message
+
+
+def test_a_tls_handshake_dripped_byte_by_byte_hits_the_deadline_too():
+    """A server hello that never ends is cut at the deadline (two guards: the socket is handed to the watchdog
+    before the handshake, and CPython bounds a handshake as a whole by the connect timeout, clamped to the time
+    left)."""
+    outcomes: list[str] = []
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(4096)  # the ClientHello
+            try:
+                for byte in b"\x16\x03\x03\x10\x00" + b"\x02" * 100:  # a handshake record 20 s long
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.2)
+            except OSError:
+                outcomes.append("abandoned")
+                return
+            outcomes.append("completed")
+
+    threading.Thread(target=serve, daemon=True).start()
+    client = HttpClient(HttpPolicy(connect_timeout=5, read_timeout=5, deadline=0.5, max_retries=0,
+                                   allowed_hosts=None))
+    try:
+        with pytest.raises(ApiUnavailable, match=r"within the deadline of 0\.5s"):
+            client.get(f"https://127.0.0.1:{server.getsockname()[1]}/x", what="x")
+        ends = time.monotonic() + 10
+        while not outcomes and time.monotonic() < ends:
+            time.sleep(0.05)
+        assert outcomes == ["abandoned"]
+    finally:
+        server.close()
