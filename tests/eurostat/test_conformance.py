@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from multilevel.datasets import get_dataset
-from multilevel.errors import ConfigError, ValidationFailed, VersionDrift
+from multilevel.errors import ConfigError, StageError, ValidationFailed, VersionDrift
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.harvest import harvest_dataset
 from multilevel.eurostat.plan import Plan, Slice, make_plan
@@ -126,3 +126,18 @@ def test_a_redissemination_that_recodes_flags_closes_and_reinserts_exactly_those
     flagged_i = current[current["flag"] == "i"]
     assert {tuple(r) for r in flagged_i[KEY].itertuples(index=False)} == keys
     assert harvest_dataset(settings, DATASET).status == "unchanged"
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_raw_parts_read_back_the_same_gzipped_or_as_received(settings, api, tmp_path, compress):
+    """Between Argo pods the raw bodies travel gzipped; `multilevel harvest` keeps them as received (less CPU)."""
+    plan = plan_step(settings, DATASET).plan
+    slice_id = plan.slices[0].id
+    download_step(settings, plan, slice_id, str(tmp_path / "raw"), compress=compress)
+    names = sorted(p.name for p in (tmp_path / "raw").iterdir())
+    assert names == ["part-0000.json.gz" if compress else "part-0000.json", "parts.json"]
+    rows = validate_step(settings, plan, slice_id, str(tmp_path / "raw"), str(tmp_path / "v.parquet"))
+    assert rows == len(pd.read_parquet(tmp_path / "v.parquet")) > 0
+    (tmp_path / "raw" / "parts.json").write_text('{"parts": 1, "encoding": "br"}')
+    with pytest.raises(StageError, match=r"unknown encoding 'br'; run `multilevel download` again"):
+        validate_step(settings, plan, slice_id, str(tmp_path / "raw"), str(tmp_path / "w.parquet"))

@@ -44,3 +44,17 @@ def test_split_url_gives_the_parent_store_and_the_key(tmp_path):
     assert key == "plan.json" and store.url == str(tmp_path / "eurostat" / "d" / "r")
     with pytest.raises(StageError, match="unsupported stage URL"):
         open_store("ftp://host/x")
+
+
+def test_only_a_durable_store_fsyncs_its_writes(tmp_path, monkeypatch):
+    """The stage fsyncs every file; a step's intermediate files (raw bodies, a validated slice) do not need to."""
+    import os
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    open_store(str(tmp_path / "stage")).write_bytes("a", b"1")
+    assert len(synced) == 1
+    scratch, key = split_url(str(tmp_path / "work" / "b"), durable=False)
+    scratch.write_bytes(key, b"2")
+    assert len(synced) == 1 and (tmp_path / "work" / "b").read_bytes() == b"2"  # written, atomically, not synced

@@ -60,7 +60,7 @@ def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: Eu
     """Download one slice here (a thread: network waits), then parse, validate and stage it in a worker process."""
     raw = work / "raw" / slice_id
     validated = work / "validated" / f"{slice_id}.parquet"
-    download_step(settings, plan, slice_id, str(raw), client=client)
+    download_step(settings, plan, slice_id, str(raw), client=client, compress=False)
     try:
         return workers.submit(validate_and_stage, settings, plan, slice_id, str(raw), str(validated)).result()
     except BrokenProcessPool as e:

@@ -215,17 +215,28 @@ def check_fan_out(settings: Settings, plan: Plan) -> None:
     )
 
 
-# --- download --------------------------------------------------------------------------------------------------
+# --- download ---------------------------------------------------------------------------------------------------
+# How raw parts are kept between the download and validate steps: gzip where they travel (the stage, S3, between
+# Argo pods), as received in `multilevel harvest`'s own working folder (compressing there only costs CPU).
+PART_ENCODINGS = {"gzip": ".json.gz", "identity": ".json"}
+
+
 def download_step(settings: Settings, plan: Plan, slice_id: str, out: str,
-                  client: EurostatClient | None = None) -> int:
-    """Write the slice's JSON-stat bodies as ``part-NNNN.json.gz`` under ``out``; returns the number of parts."""
+                  client: EurostatClient | None = None, *, compress: bool = True) -> int:
+    """Write the slice's JSON-stat bodies as ``part-NNNN.json.gz`` (``.json`` without ``compress``) under ``out``;
+    returns the number of parts."""
     client = client or EurostatClient.from_settings(settings)
-    raw = open_store(out)
+    raw = open_store(out, durable=False)
+    encoding = "gzip" if compress else "identity"
+    suffix = PART_ENCODINGS[encoding]
+
+    def write_part(n: int, body: bytes) -> None:
+        raw.write_bytes(f"part-{n:04d}{suffix}", gzip.compress(body, 1) if compress else body)
+
     # parts.json is written last and says how many parts count, so a retried attempt that split differently
     # never mixes its parts with a previous attempt's leftovers.
-    parts = download_slice(client, plan, plan.slice(slice_id),
-                           lambda n, body: raw.write_bytes(f"part-{n:04d}.json.gz", gzip.compress(body, 1)))
-    raw.write_bytes("parts.json", json.dumps({"parts": parts}).encode())
+    parts = download_slice(client, plan, plan.slice(slice_id), write_part)
+    raw.write_bytes("parts.json", json.dumps({"parts": parts, "encoding": encoding}).encode())
     return parts
 
 
@@ -237,12 +248,17 @@ CHUNK_ROWS = 500_000
 
 def read_parts(raw: Store, plan: Plan | None = None, settings: Settings | None = None) -> Iterator[JsonStatCells]:
     """Read the downloaded parts one at a time; with ``plan``, each must be the planned dataset, shape and version."""
-    count = json.loads(raw.read_bytes("parts.json"))["parts"]
+    index = json.loads(raw.read_bytes("parts.json"))
+    count, encoding = index["parts"], index.get("encoding", "gzip")
+    if encoding not in PART_ENCODINGS:
+        raise StageError(f"{raw.url}/parts.json names an unknown encoding {encoding!r}; run `multilevel download` "
+                         "again")
     if not count:
         raise StageError(f"{raw.url} holds no downloaded parts; run `multilevel download` first")
     columns = None
     for n in range(count):
-        parsed = read_jsonstat(gzip.decompress(raw.read_bytes(f"part-{n:04d}.json.gz")))
+        body = raw.read_bytes(f"part-{n:04d}{PART_ENCODINGS[encoding]}")
+        parsed = read_jsonstat(gzip.decompress(body) if encoding == "gzip" else body)
         if plan is not None:
             where = f"part {n} under {raw.url}"
             check_body(plan, parsed.dataset, parsed.dimensions, where)
@@ -325,7 +341,7 @@ def validate_step(settings: Settings, plan: Plan, slice_id: str, raw: str, out: 
     finally:
         if writer is not None:
             writer.close()
-    store, key = split_url(out)
+    store, key = split_url(out, durable=False)
     store.write_bytes(key, buffer.getvalue())
     log.info("validate %s slice %s: %d rows ok", plan.dataset, slice_id, total)
     return total

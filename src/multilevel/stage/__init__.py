@@ -32,12 +32,17 @@ def store_class(url: str) -> type[Store]:
     return getattr(import_module(module_name), class_name)
 
 
-def open_store(url: str) -> Store:
-    """Return the store for ``url``: ``s3://bucket/prefix``, ``file:///path`` or a plain path."""
-    return store_class(url)(url)
+def open_store(url: str, *, durable: bool = True) -> Store:
+    """Return the store for ``url``: ``s3://bucket/prefix``, ``file:///path`` or a plain path.
+
+    ``durable=False`` for a step's intermediate files (see ``Store.durable``).
+    """
+    store = store_class(url)(url)
+    store.durable = durable
+    return store
 
 
-def split_url(url: str) -> tuple[Store, str]:
+def split_url(url: str, *, durable: bool = True) -> tuple[Store, str]:
     """Split an object URL into (store of its parent, key).
 
     Example: ``s3://b/p/run/plan.json`` -> (store at s3://b/p/run, ``plan.json``).
@@ -47,7 +52,7 @@ def split_url(url: str) -> tuple[Store, str]:
         raise StageError(f"{url!r} does not name an object")
     if url.startswith("/") and base == "":
         base = "/"
-    return open_store(base or "."), key
+    return open_store(base or ".", durable=durable), key
 
 
 __all__ = ["STORES", "Store", "open_store", "split_url", "store_class"]

@@ -31,6 +31,10 @@ class Store(ABC):
     """An object store rooted at ``url``."""
 
     url: str
+    # Whether a write must reach the disk before it returns (a folder fsyncs). Off for a step's intermediate
+    # outputs (raw bodies, a validated slice before it is staged): losing one fails the next step clearly and the
+    # run is retried, so paying an fsync per file buys nothing. Object stores are durable either way.
+    durable: bool = True
 
     @abstractmethod
     def write_bytes(self, key: str, data: bytes) -> None:
