@@ -39,6 +39,9 @@ lint: $(STAMP) ## ruff on the code
 	$(VENV)/bin/ruff check src tests workflows data bench
 
 .PHONY: bench
+# each bench's output goes through `tee`: pipefail, so a failing bench fails `make bench` instead of hiding behind tee
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: $(STAMP) ## issue 10's table (bench/results/latest.{json,md}, README Performance), then the detailed benches
 	$(PYTHON) bench/bench.py $(BENCH_ARGS)
 	mkdir -p bench-results

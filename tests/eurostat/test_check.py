@@ -250,3 +250,22 @@ def test_a_probe_that_fails_transiently_leaves_that_dataset_for_next_time(settin
     second = check(settings)
     assert victim in second.changed  # asked again, now selected (and never loaded)
     assert catalogue_api.count_requests("/contentconstraint/") == 1  # only its levels were missing
+
+
+def test_harvest_takes_the_datasets_check_chose_by_a_selection(settings, catalogue_api, tmp_path):
+    """`multilevel check --out changed.json` then `multilevel harvest <those codes>`: the daily pair on one machine.
+
+    A code matched only by a selection is as known to `harvest` as to the plan step (a code nothing matches stops
+    the harvest before any request: tests/hostile/test_exit_classes.py).
+    """
+    from click.testing import CliRunner
+
+    from multilevel.cli import main
+
+    env = {"MULTILEVEL_EUROSTAT_URL": catalogue_api.url, "MULTILEVEL_STAGE_URL": settings.stage_url,
+           "MULTILEVEL_WAREHOUSE_URL": settings.warehouse_url, "MULTILEVEL_DATASETS_FILE": str(settings.datasets_file)}
+    chosen = sorted(c for c in expected_selection(catalogue_api) if c.startswith("demo_r_s"))[:1]
+    assert chosen and chosen[0] not in CONFIG  # matched by the pattern selection only
+    result = CliRunner().invoke(main, ["harvest", "--no-progress", *chosen], env=env)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x)["status"] for x in result.stdout.splitlines()] == ["loaded"]

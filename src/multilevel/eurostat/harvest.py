@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from multilevel.datasets import load_datasets
+from multilevel.datasets import get_dataset, load_datasets
 from multilevel.errors import (
     EXIT_TERMINAL,
     EXIT_TRANSIENT,
@@ -165,12 +165,23 @@ def _record_failure(settings: Settings, dataset: str, run_id: str, error: Multil
 
 
 def dataset_codes(settings: Settings, codes: list[str] | tuple[str, ...]) -> list[str]:
-    """The datasets to harvest (all configured ones by default); an unknown code stops everything before it starts."""
-    configured = [d.code for d in load_datasets(settings.datasets_file)]
-    unknown = [c for c in codes if c.lower() not in configured]
+    """The datasets to harvest (all listed ones by default); an unknown code stops everything before it starts.
+
+    A code that no entry lists but a selection matches (``multilevel check`` chose it from the catalogue) is known
+    too: ``get_dataset`` gives it its selection's settings, as the plan step of an Argo run does.
+    """
+    if not codes:
+        return [d.code for d in load_datasets(settings.datasets_file)]
+    unknown = []
+    for code in codes:
+        try:
+            get_dataset(code, settings.datasets_file)
+        except ConfigError:
+            unknown.append(code)
     if unknown:
+        configured = [d.code for d in load_datasets(settings.datasets_file)]
         raise ConfigError(
-            f"dataset(s) {', '.join(unknown)} not configured (known: {', '.join(configured)}); add them to "
-            "datasets.yaml"
+            f"dataset(s) {', '.join(unknown)} not configured (known: {', '.join(configured) or 'none'}) and no "
+            "selection matches them; add them, or a selection, to datasets.yaml"
         )
-    return [c.lower() for c in codes] or configured
+    return [c.lower() for c in codes]
