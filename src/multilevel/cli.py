@@ -65,7 +65,7 @@ def main(ctx: click.Context, log_level: str | None, verbose: bool) -> None:
 
 
 def _plan(url: str):
-    from multilevel.eurostat.steps import read_plan
+    from multilevel.eurostat.load_step import read_plan  # not steps: a load must not import the parse stack
 
     return read_plan(url)
 
@@ -167,7 +167,7 @@ def load(settings, plan_url, rows_out):
 
     Example: multilevel load --plan .../plan.json
     """
-    from multilevel.eurostat.steps import load_step
+    from multilevel.eurostat.load_step import load_step
 
     result = load_step(settings, _plan(plan_url))
     if rows_out:
@@ -188,7 +188,7 @@ def record_failure(settings, plan_url, dataset, run_id, reason, check_run):
 
     Example: multilevel record-failure --plan .../eurostat/demo_r_pjangrp3/RUN/plan.json --reason "download failed"
     """
-    from multilevel.eurostat.steps import failed_run_of, record_failure_step
+    from multilevel.eurostat.load_step import failed_run_of, record_failure_step
 
     if check_run:
         from multilevel.eurostat.check import record_unfinished

@@ -90,10 +90,11 @@ class Settings(BaseSettings):
     # yet, is older than this (``multilevel status`` exits non-zero).
     stale_after_hours: float = Field(36.0, gt=0)
 
-    # DuckDB: memory the warehouse may use before it spills to disk (a DuckDB size: 256MB, 2GB). The default keeps a
-    # load's process near DuckDB's own CREATE TABLE AS of the same rows: measured on a 1.65M-row revision load, peak
-    # RSS 593 MiB at 512MB, 449 MiB at 256MB, 323 MiB at 128MB, at about the same speed (notes of issue 10).
-    duckdb_memory_limit: str = "256MB"
+    # DuckDB: memory the warehouse may use before it spills to disk (a DuckDB size: 128MB, 2GB). The default keeps a
+    # load's process near DuckDB's own CREATE TABLE AS of the same rows: `multilevel load` of a 1.65M-row revision
+    # (a process that imports no parse stack) peaks at 357 MiB RSS with 256MB, 231 MiB with 128MB, at the same
+    # speed (3.4-4.4 s either way on 2 shared cores; notes of issue 10, session 4).
+    duckdb_memory_limit: str = "128MB"
 
     # Stage retention: after a successful load, keep this many runs per dataset (the loaded one included), delete
     # older ones. Each run is a full copy of its dataset, so the stage stays at about this many copies.

@@ -15,7 +15,7 @@ def test_memory_limit_comes_from_the_settings(settings, tmp_path):
 
 def test_a_default_limit_applies_without_settings(tmp_path):
     with connect(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh:
-        assert wh.query("SELECT current_setting('memory_limit')")[0][0].startswith("244")  # 256MB
+        assert wh.query("SELECT current_setting('memory_limit')")[0][0].startswith("122")  # 128MB
 
 
 @pytest.mark.parametrize("bad", ["lots", "512MB'; DROP TABLE x; --", ""])

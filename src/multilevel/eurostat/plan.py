@@ -13,11 +13,14 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from multilevel.datasets import Dataset
 from multilevel.errors import ConfigError, ParseError
-from multilevel.eurostat.client import EurostatClient
 from multilevel.runs import check_run_id, new_run_id
+
+if TYPE_CHECKING:  # only a type here: the load step reads plans without importing the HTTP client
+    from multilevel.eurostat.client import EurostatClient
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The steps of a Eurostat harvest run, each reading and writing only files or URLs.
 
 ``plan -> download -> validate -> stage -> load``: the CLI runs one step per command (one Argo container each), and
-``harvest`` runs them all in-process. Between steps, data lives in a store (folder or S3), never in memory.
+``harvest`` runs them all in-process. Between steps, data lives in a store (folder or S3), never in memory. The load
+and record-failure steps live in ``load_step`` (re-exported here), so a load process never imports the parse stack.
 
 Stage layout of a run (immutable once written)::
 
@@ -27,7 +28,6 @@ import pyarrow.parquet as pq
 
 from multilevel.datasets import get_dataset
 from multilevel.errors import ConfigError, MultilevelError, ParseError, StageError, ValidationFailed
-from multilevel.ess.views import create_context_views, missing_sources
 from multilevel.eurostat.client import EurostatClient, describe_filters
 from multilevel.eurostat.download import download_slice
 from multilevel.eurostat.guards import (
@@ -38,21 +38,27 @@ from multilevel.eurostat.guards import (
     check_warehouse_structure,
 )
 from multilevel.eurostat.jsonstat import FLAG_COLUMN, TIME_COLUMN, VALUE_COLUMN, JsonStatCells, read_jsonstat
+from multilevel.eurostat.load_step import (  # noqa: F401  (re-exported: every step is importable from here)
+    build_manifest,
+    default_plan_url,
+    failed_run_of,
+    load_step,
+    read_plan,
+    record_failure_step,
+    run_prefix,
+)
 from multilevel.eurostat.plan import Plan, make_plan
 from multilevel.runs import check_run_id
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
-from multilevel.stage.retention import prune_runs
 from multilevel.textlimits import MAX_UPDATE_BYTES, utf8_length
 from multilevel.validate.eurostat import check_min_rows, fit_labels, validate_slice
 from multilevel.warehouse import connect
 from multilevel.warehouse.history import (
-    LoadResult,
     current_counts,
     ensure_schema,
     last_load_finished_at,
     last_successful_load,
-    load_run,
     loaded_dimensions,
     now_utc,
     record_run,
@@ -61,19 +67,6 @@ from multilevel.warehouse.history import (
 log = logging.getLogger(__name__)
 
 LABELS_KEY = b"multilevel.labels"
-
-
-def run_prefix(dataset: str, run_id: str) -> str:
-    return f"eurostat/{dataset}/{run_id}"
-
-
-def default_plan_url(settings: Settings, dataset: str, run_id: str) -> str:
-    return open_store(settings.stage_url).url_for(f"{run_prefix(dataset, run_id)}/plan.json")
-
-
-def read_plan(url: str) -> Plan:
-    store, key = split_url(url)
-    return Plan.from_json(store.read_bytes(key))
 
 
 # --- plan ------------------------------------------------------------------------------------------------------
@@ -371,76 +364,3 @@ def stage_step(settings: Settings, plan: Plan, slice_id: str, validated: str) ->
     return sidecar
 
 
-# --- load ------------------------------------------------------------------------------------------------------
-def build_manifest(stage: Store, plan: Plan) -> tuple[dict, list[tuple[str, str, str]]]:
-    """Collect every slice's sidecar; a missing or altered slice stops the load (nothing is silently dropped)."""
-    files, labels, columns = [], {}, None
-    for s in plan.slices:
-        base = f"{run_prefix(plan.dataset, plan.run_id)}/slices/{s.id}"
-        if not stage.exists(f"{base}.json"):
-            raise StageError(
-                f"slice {s.id} of {plan.dataset} run {plan.run_id} was never staged ({stage.url_for(base)}.json "
-                "missing); rerun its download/validate/stage steps, then load"
-            )
-        sidecar = json.loads(stage.read_bytes(f"{base}.json"))
-        if stage.checksum(sidecar["key"]) != sidecar["sha256"]:
-            raise StageError(f"{stage.url_for(sidecar['key'])} changed after it was staged (checksum mismatch)")
-        if columns is None:
-            columns = sidecar["columns"]
-        elif sidecar["columns"] != columns:
-            raise StageError(f"slice {s.id} has columns {sidecar['columns']}, other slices {columns}")
-        files.append({"slice": s.id, "key": sidecar["key"], "rows": sidecar["rows"], "sha256": sidecar["sha256"]})
-        for dim, code, label in sidecar["labels"]:
-            labels[(dim, code)] = label
-    dimensions = [c for c in (columns or []) if c not in ("time_period", "value", "flag")]
-    manifest = {
-        "dataset": plan.dataset, "run_id": plan.run_id, "update_data": plan.update_data,
-        "update_structure": plan.update_structure, "dimensions": dimensions, "files": files,
-    }
-    return manifest, [(dim, code, label) for (dim, code), label in sorted(labels.items())]
-
-
-def load_step(settings: Settings, plan: Plan) -> LoadResult:
-    stage = open_store(settings.stage_url)
-    manifest, labels = build_manifest(stage, plan)
-    stage.put_immutable(f"{run_prefix(plan.dataset, plan.run_id)}/manifest.json",
-                        json.dumps(manifest, indent=1, sort_keys=True).encode())
-    with connect(settings.warehouse_url, settings) as wh:
-        result = load_run(wh, stage, manifest, labels)
-        # The regional-context views join these tables; create them as soon as every source is there, whichever
-        # of the ESS load and the harvest came last.
-        if not missing_sources(wh):
-            create_context_views(wh)
-    # Only now, with the run safely in the warehouse: drop the dataset's older runs beyond the newest few. A failure
-    # here costs disk space, not data, so it is a warning (the next load tries again), never a failed load.
-    try:
-        prune_runs(stage, plan.dataset, plan.run_id, settings.stage_keep_runs)
-    except MultilevelError as e:
-        log.warning("stage retention for %s failed (the load itself succeeded): %s", plan.dataset, e)
-    return result
-
-
-def failed_run_of(plan_url: str) -> tuple[str, str, str | None, str | None]:
-    """(dataset, run_id, update_data, update_structure) of a run, even when its plan was never written.
-
-    The exit handler must record a failure of the plan step itself, so fall back to the plan's path, which
-    names the dataset and run: ``.../eurostat/{dataset}/{run_id}/plan.json``.
-    """
-    try:
-        plan = read_plan(plan_url)
-        return plan.dataset, plan.run_id, plan.update_data, plan.update_structure
-    except StageError:
-        parts = plan_url.rstrip("/").split("/")
-        if len(parts) >= 4 and parts[-4] == "eurostat" and parts[-1] == "plan.json":
-            return parts[-3], parts[-2], None, None
-        raise
-
-
-def record_failure_step(settings: Settings, dataset: str, run_id: str, reason: str, *,
-                        update_data: str | None = None, update_structure: str | None = None) -> None:
-    check_run_id(run_id)
-    with connect(settings.warehouse_url, settings) as wh:
-        ensure_schema(wh)
-        with wh.transaction():
-            record_run(wh, dataset, run_id, "failed", started_at=now_utc(), update_data=update_data,
-                       update_structure=update_structure, message=reason)
