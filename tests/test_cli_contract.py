@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 
 import click
+import duckdb
 import pytest
 from click.testing import CliRunner
 from servers import free_port
@@ -83,7 +84,9 @@ def world(settings, api, tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     (tmp_path / "not-stata.dta").write_text("hello\n")
     (tmp_path / "bad-selection.yaml").write_text("selections:\n  - pattern: 'demo_r_*'\n    min_level: 2\n")
-    return {"plan": plan_url, "dead": dead, "tmp": tmp_path}
+    busy = duckdb.connect(str(tmp_path / "busy.duckdb"))  # holds the file's lock for `compact`'s transient case
+    yield {"plan": plan_url, "dead": dead, "tmp": tmp_path, "busy_duckdb": tmp_path / "busy.duckdb"}
+    busy.close()
 
 
 def transient_cases(w) -> dict[tuple[str, ...], Case]:
@@ -107,6 +110,8 @@ def transient_cases(w) -> dict[tuple[str, ...], Case]:
         ("report",): Case(["report", "--out", str(tmp / "report")], warehouse_away),
         ("catalogue",): Case(["catalogue"], api_away),
         ("check",): Case(["check"], api_away),
+        ("compact",): Case(["compact", "--wait", "0"], {"MULTILEVEL_WAREHOUSE_URL": f"duckdb:///{w['busy_duckdb']}"},
+                           in_subprocess=True),  # the file is held by this (the test's) process
         ("status",): Case(["status"], warehouse_away),
         ("context", "build"): Case(["context", "build"], warehouse_away),
         ("context", "snapshot"): Case(["context", "snapshot", "--name", "s1"], warehouse_away),
@@ -133,6 +138,7 @@ def bad_input_cases(w) -> dict[tuple[str, ...], Case]:
         ("report",): Case(["report", "--out", str(tmp / "report")]),  # nothing harvested or loaded yet
         ("catalogue",): Case(["catalogue", "--selected"], bad_config),
         ("check",): Case(["check"], bad_config),
+        ("compact",): Case(["compact"], {"MULTILEVEL_WAREHOUSE_URL": f"duckdb:///{tmp / 'no-such.duckdb'}"}),
         ("status",): Case(["status"], bad_config),
         ("context", "build"): Case(["context", "build", "--as-of", "yesterday"]),
         ("context", "snapshot"): Case(["context", "snapshot", "--name", "s1"]),  # nothing harvested or loaded yet

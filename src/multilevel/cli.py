@@ -173,6 +173,43 @@ def load(settings, plan_url, rows_out):
     if rows_out:
         Path(rows_out).write_text(str(result.rows_received))
     click.echo(json.dumps(result.__dict__))
+    _compact_if_worthwhile(settings)
+
+
+def _compact_if_worthwhile(settings) -> None:
+    """DuckDB: swap in a compacted copy of the file once enough of it is free blocks (warehouse/duckdb.py says why).
+
+    Run at the end of a command, when this process holds no other connection to the file. A failure costs disk
+    space, not data: a warning, and the next load tries again.
+    """
+    if not settings.warehouse_url.startswith("duckdb:"):
+        return
+    from multilevel.warehouse.duckdb import compact
+
+    try:
+        compact(settings.warehouse_url, settings)
+    except MultilevelError as e:
+        log.warning("compacting the DuckDB warehouse failed (the load itself succeeded): %s", e)
+
+
+@main.command("compact")
+@click.option("--force", is_flag=True, help="Copy the file even when few of its blocks are free.")
+@click.option("--wait", "wait_seconds", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for other processes (a running load) to release the file.")
+@click.pass_obj
+def compact_command(settings, force, wait_seconds):
+    """Shrink the DuckDB warehouse file: copy it into a new file and swap that in (DuckDB never reuses freed
+    blocks in place). `load` and `harvest` do it when MULTILEVEL_DUCKDB_COMPACT_FREE_FRACTION of the blocks are free.
+
+    Example: multilevel compact --force
+    """
+    if not settings.warehouse_url.startswith("duckdb:"):
+        raise ConfigError("`multilevel compact` compacts a DuckDB warehouse file; MULTILEVEL_WAREHOUSE_URL names "
+                          "another warehouse (PostgreSQL and Redshift reclaim space with VACUUM)")
+    from multilevel.warehouse.duckdb import compact
+
+    click.echo(json.dumps(compact(settings.warehouse_url, settings, force=force,
+                                  lock_wait_seconds=wait_seconds).__dict__))
 
 
 @main.command("record-failure")
@@ -276,6 +313,7 @@ def harvest(settings, datasets, standin, standin_size, standin_current_codes, pr
                 previous = staged
             if previous:
                 finish(*previous)
+        _compact_if_worthwhile(settings)  # every connection is closed now: the loader thread has finished
         if failures:
             raise HarvestFailed(failures, len(codes))
 

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # (a process that imports no parse stack) peaks at 357 MiB RSS with 256MB, 231 MiB with 128MB, at the same
     # speed (3.4-4.4 s either way on 2 shared cores; notes of issue 10, session 4).
     duckdb_memory_limit: str = "128MB"
+    # DuckDB never reuses the blocks a revision frees inside the file; `multilevel load` and `harvest` copy the file
+    # into a new one when at least this fraction of its blocks is free (1: only `multilevel compact --force`).
+    duckdb_compact_free_fraction: float = Field(0.25, gt=0, le=1)
 
     # Stage retention: after a successful load, keep this many runs per dataset (the loaded one included), delete
     # older ones. Each run is a full copy of its dataset, so the stage stays at about this many copies.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,16 +48,23 @@ def _path_of(url: str) -> str:
     return url[len("duckdb:///") :] or ":memory:"
 
 
+# Connections this process holds, per database file. Connections to one file in one process share a DuckDB instance
+# (its instance cache), so a compaction, which swaps the file under the path, may only run when it holds the only
+# one: another (the harvest's loader thread, say) would go on writing the old, unlinked file.
+_open_lock = threading.Lock()
+_open_files: Counter[str] = Counter()
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = DIALECT
 
-    def __init__(self, url: str, settings: Settings | None = None):
+    def __init__(self, url: str, settings: Settings | None = None, *, lock_wait_seconds: float = LOCK_WAIT_SECONDS):
         self.url = url
         limit = _memory_size(settings.duckdb_memory_limit if settings is not None else DEFAULT_MEMORY_LIMIT)
         path = _path_of(url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        deadline = time.monotonic() + lock_wait_seconds
         while True:
             try:
                 self.con = duckdb.connect(path)
@@ -69,12 +80,16 @@ class DuckDBWarehouse(Warehouse):
                         f"DuckDB file {path} is in use by another process ({e}); run again when it has finished"
                     ) from e
                 time.sleep(0.5)
+        self._file = os.path.realpath(path) if path != ":memory:" else None
+        if self._file:
+            with _open_lock:
+                _open_files[self._file] += 1
         # DuckDB's default limit is 80 % of the machine's memory, which it never reaches on a 24 GiB machine, so
         # a merge grows instead of spilling to disk (next to the file). A bounded limit makes it spill.
         try:
             self.con.execute(f"SET memory_limit = '{limit}'")
         except duckdb.Error as e:
-            self.con.close()
+            self.close()
             raise ConfigError(f"MULTILEVEL_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory size DuckDB accepts "
                               f"(e.g. 512MB, 2GB): {e}") from e
 
@@ -148,3 +163,90 @@ class DuckDBWarehouse(Warehouse):
 
     def close(self) -> None:
         self.con.close()
+        if self._file:
+            with _open_lock:
+                _open_files[self._file] -= 1
+            self._file = None
+
+
+# --- compaction ------------------------------------------------------------------------------------------------
+# DuckDB (2.0) never reuses the blocks a revision's UPDATE frees inside the file, so a warehouse file grows with
+# runs, not rows; only a copy into a new file shrinks it (notes of issue 10). The copy is written next to the file
+# and renamed over it while this process holds the old file's lock, so no reader ever sees a half-written file and a
+# kill at any point leaves the old file whole (plus, at worst, a leftover copy the next compaction deletes).
+COMPACT_SUFFIX = ".compacting"
+# After the rename, the old file's lock is kept this long. A process that opened the old file just before the
+# rename fails to lock it (its open and its lock attempt are microseconds apart), waits, and opens the path again,
+# now the new file; released at once, it could lock the old, unlinked file and write there.
+SWAP_HOLD_SECONDS = 0.5
+
+
+@dataclass
+class Compaction:
+    path: str
+    total_blocks: int
+    free_blocks: int
+    bytes_before: int
+    bytes_after: int
+    compacted: bool
+
+
+def compact(url: str, settings: Settings | None = None, *, force: bool = False,
+            lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Compaction:
+    """Copy the DuckDB warehouse at ``url`` into a new file and swap it in, when at least
+    ``duckdb_compact_free_fraction`` of its blocks are free (always with ``force``).
+
+    Waits for other processes' connections like a load (WarehouseBusy after ``lock_wait_seconds``), and refuses to
+    run while this process holds another connection to the file.
+    """
+    path = Path(_path_of(url))
+    if str(path) == ":memory:" or not path.is_file():
+        raise ConfigError(f"no DuckDB warehouse file at {path} to compact; check MULTILEVEL_WAREHOUSE_URL")
+    threshold = settings.duckdb_compact_free_fraction if settings is not None else 0.25
+    copy = path.with_name(path.name + COMPACT_SUFFIX)
+    wh = DuckDBWarehouse(url, settings, lock_wait_seconds=lock_wait_seconds)
+    try:
+        with _open_lock:
+            others = _open_files[wh._file] - 1
+        if others:
+            raise WarehouseBusy(f"cannot compact {path}: {others} other connection(s) of this process use it")
+        for leftover in (copy, Path(f"{copy}.wal")):  # of a compaction killed midway (we hold the lock: not running)
+            leftover.unlink(missing_ok=True)
+        wh.checkpoint()
+        name, total, free = wh.query("SELECT database_name, total_blocks, free_blocks FROM pragma_database_size() "
+                                     "WHERE database_name = current_database()")[0]
+        before = path.stat().st_size
+        if not force and (threshold >= 1 or total == 0 or free < threshold * total):
+            return Compaction(str(path), total, free, before, before, False)
+        started = time.perf_counter()
+        quoted = str(copy).replace("'", "''")
+        wh._run(f"ATTACH '{quoted}' AS multilevel_compacted", None)
+        try:
+            wh._run(f'COPY FROM DATABASE "{name}" TO multilevel_compacted', None)
+        finally:
+            wh._run("DETACH multilevel_compacted", None)  # checkpoints the copy: all of it is in the file now
+        if Path(f"{copy}.wal").exists():  # never swap in a file whose data is still (partly) in its WAL
+            raise WarehouseError(f"the compacted copy {copy} kept a WAL after DETACH; {path} is unchanged")
+        _fsync(copy)
+        # From the rename on, the path's WAL belongs to the new file: this connection's close must not touch it.
+        wh._run("PRAGMA disable_checkpoint_on_shutdown", None)
+        os.replace(copy, path)
+        _fsync(path.parent)
+        time.sleep(SWAP_HOLD_SECONDS)
+        after = path.stat().st_size
+        log.info("compacted %s: %d of %d blocks were free; %.1f -> %.1f MB in %.1fs", path, free, total,
+                 before / 1e6, after / 1e6, time.perf_counter() - started)
+        return Compaction(str(path), total, free, before, after, True)
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
+    finally:
+        wh.close()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
