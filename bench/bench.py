@@ -47,7 +47,7 @@ import servers  # noqa: E402  (the tests' server helpers, used here as plain con
 DATASETS = ["demo_r_pjangrp3", "demo_r_pjanind3"]
 REVISED_FRACTION = 0.005
 PEAK = re.compile(r"peak RSS (\d+) MiB")
-SQL_TIME = re.compile(r"sql eurostat/(\S+)\.sql: \d+ rows in ([0-9.]+)s")
+SQL_TIME = re.compile(r"sql (?:eurostat|postgres)/(\S+)\.sql: \d+ rows in ([0-9.]+)s")
 COPY_TIME = re.compile(r"copy \S+: \d+ rows from \d+ files in ([0-9.]+)s")
 
 
@@ -120,8 +120,9 @@ def harvest(env: dict[str, str], *datasets: str) -> dict:
     return result
 
 
-# the SQL files of the merge (after the COPY into the staging table)
-MERGE_FILES = {"changes", "close_changed", "insert_new", "insert_all"}
+# the SQL files of the merge (after the COPY into the staging table); a PostgreSQL first load COPYs straight into
+# the history, and building its unique current-key index (which is also that load's duplicate-key check) is its merge
+MERGE_FILES = {"changes", "close_changed", "insert_new", "insert_all", "current_key_index"}
 
 
 def fetch_floor(env: dict[str, str], plans: list[str]) -> dict:

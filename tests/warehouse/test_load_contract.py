@@ -37,7 +37,7 @@ from loadkit import (
     stage_run,
 )
 
-from multilevel.errors import StageError, WarehouseError
+from multilevel.errors import StageError, ValidationFailed, WarehouseError
 from multilevel.settings import Settings
 from multilevel.stage import Store, open_store
 from multilevel.warehouse import connect
@@ -125,6 +125,11 @@ def test_first_load(target):
     with target.connect() as wh:
         assert current_rows(wh) == expected(BASE_ROWS)
         assert wh.query("SELECT status, rows_received FROM eurostat.load_log") == [("loaded", 8)]
+        # every row carries the run's version, stamped at a time within the load
+        assert wh.query(
+            f'SELECT DISTINCT h.run_id, h.source_updated, h.valid_to, h.valid_from BETWEEN l.started_at AND '
+            f'l.finished_at FROM eurostat."{DATASET}_history" AS h, eurostat.load_log AS l'
+        ) == [("run1", "2025-01-01T11:00:00+0100", None, True)]
         assert sorted(
             wh.query("SELECT dimension, code, label FROM eurostat.labels WHERE dataset = %s", (DATASET,))
         ) == sorted(LABELS)
@@ -221,6 +226,18 @@ def test_manifest_promising_other_row_counts_is_rejected_and_rolled_back(target)
     assert not state.get("history") and not state.get("load_log")
 
 
+def test_a_first_load_with_a_key_twice_is_refused_and_leaves_nothing(target):
+    """PostgreSQL copies a first load straight into the history and lets its unique index find a key twice; every
+    warehouse still refuses the run whole, naming the keys the same way."""
+    manifest = stage_run(target.store, "run1", BASE_ROWS)
+    manifest["files"].append(manifest["files"][0])  # a slice staged twice: its 4 keys arrive twice
+    with pytest.raises(ValidationFailed, match=r"4 key\(s\) arrive more than once .*e\.g\. Y5-9 AT1 2020 \(2 times\)"):
+        _load(target, manifest)
+    state = _state(target)
+    assert not state.get("history") and not state.get("load_log")
+    assert _load(target, stage_run(target.store, "run2", BASE_ROWS)).rows_inserted == len(BASE_ROWS)
+
+
 def _loader(target: Target, manifest_key: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(LOADER), target.warehouse_url, target.store.url, manifest_key]
@@ -273,6 +290,11 @@ def test_postgres_first_load_builds_the_unique_current_key_index(postgres_url, t
     after any load, a second current row for a key is refused by PostgreSQL itself."""
     target = Target(postgres_url, open_store(str(tmp_path / "stage")))
     _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    with target.connect() as wh:  # the first load set the version columns as defaults for its COPY only
+        assert wh.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_default IS NOT NULL",
+            (f"{DATASET}_history",),
+        ) == []
     duplicate = (
         f'INSERT INTO eurostat."{DATASET}_history" (age, geo, time_period, value, flag, valid_from, valid_to, '
         f"source_updated, run_id) SELECT age, geo, time_period, value, flag, valid_from, NULL, source_updated, 'x' "

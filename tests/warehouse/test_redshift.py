@@ -119,7 +119,6 @@ def test_redshift_tables_keep_their_keys():
         assert "DISTSTYLE ALL" in RedshiftWarehouse.dialect.sql(f"analytics/{table}.sql"), table
     for other in ("duckdb", "postgres"):
         assert "DIST" not in Dialect.load(other).sql("eurostat/history_table.sql")
-    assert "CREATE UNIQUE INDEX" in Dialect.load("postgres").sql("eurostat/insert_all.sql")
 
 
 def test_table_attributes_need_a_placeholder(tmp_path, monkeypatch):

@@ -226,6 +226,19 @@ class Warehouse(ABC):
         """Planner settings for the history merge, for the rest of the transaction (PostgreSQL); a no-op elsewhere."""
         return None
 
+    def copy_first_run(self, f: Mapping[str, str], store: Store, keys: list[str], columns: list[str],
+                       version: Mapping[str, Any]) -> int | None:
+        """Copy a dataset's first run straight into its empty history table ``f["history"]`` (``columns`` from the
+        staged files, the other columns set to ``version``) and return the rows copied; None where the warehouse
+        loads a first run like any other, through the staging table (the default)."""
+        return None
+
+    def build_current_key_index(self, f: Mapping[str, str]) -> bool:
+        """After a first run copied straight into the history: build the unique current-key index and return True,
+        or return False where there is none or the keys are not unique (the transaction stays usable, and the
+        duplicate-key check then names the duplicated keys)."""
+        return False
+
     def checkpoint(self) -> None:
         """Persist and compact after a load where the warehouse needs to be told (DuckDB); a no-op elsewhere."""
         return None
