@@ -1,9 +1,9 @@
 """The history-keeping load of one Eurostat run.
 
 A run's staged slices load in ONE transaction: copy into a staging table (a first load on PostgreSQL: straight into
-the empty history), close current rows whose value or flag changed or that vanished, insert the new versions, replace the dataset's labels, write the load_log row. Loading
-the same run again changes nothing; a failure anywhere rolls everything back. The history therefore grows with
-Eurostat's revisions, not with the number of runs.
+the empty history), close current rows whose value or flag changed or that vanished, insert the new versions, replace
+the dataset's labels, write the load_log row. Loading the same run again changes nothing; a failure anywhere rolls
+everything back. The history therefore grows with Eurostat's revisions, not with the number of runs.
 """
 
 from __future__ import annotations
