@@ -40,8 +40,8 @@ LOCK_TIMEOUT = "10min"
 # in memory it takes 2-4 s. The closing UPDATE then probes the unique current-key index once per changed key
 # (nested loop: 0.11 s for 8,269 keys, against 0.65 s for a hash join over all current rows; EXPLAIN ANALYZE in the
 # notes of issue 10), so nested loops stay allowed. maintenance_work_mem: a first load builds the unique current-key
-# index (sql/postgres/current_key_index.sql), a sort that spilled to disk at the default 64MB. Other queries (reports, views)
-# keep the server's settings.
+# index (sql/postgres/current_key_index.sql), a sort that spilled to disk at the default 64MB. Other queries
+# (reports, views) keep the server's settings.
 MERGE_SETTINGS = {"work_mem": "256MB", "maintenance_work_mem": "256MB", "enable_mergejoin": "off"}
 _CHANGES = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|COPY)\b")
 # Connection failures a retry cannot fix (libpq reports them without a SQLSTATE, so by their text): wrong password,
