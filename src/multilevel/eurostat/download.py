@@ -8,12 +8,16 @@ request that cannot be split any further is an error.
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from collections.abc import Callable
 
 from multilevel.errors import ExtractionTooBig
 from multilevel.eurostat.client import EurostatClient, describe_filters
 from multilevel.eurostat.plan import Plan, Slice
+from multilevel.settings import Settings
+from multilevel.stage import open_store
 
 log = logging.getLogger(__name__)
 
@@ -62,4 +66,29 @@ def download_slice(client: EurostatClient, plan: Plan, slice_: Slice, write_part
             continue
         write_part(parts, body)
         parts += 1
+    return parts
+
+
+# --- the download step ----------------------------------------------------------------------------------------
+# How raw parts are kept between the download and validate steps: gzip where they travel (the stage, S3, between
+# Argo pods), as received in `multilevel harvest`'s own working folder (compressing there only costs CPU).
+PART_ENCODINGS = {"gzip": ".json.gz", "identity": ".json"}
+
+
+def download_step(settings: Settings, plan: Plan, slice_id: str, out: str,
+                  client: EurostatClient | None = None, *, compress: bool = True) -> int:
+    """Write the slice's JSON-stat bodies as ``part-NNNN.json.gz`` (``.json`` without ``compress``) under ``out``;
+    returns the number of parts."""
+    client = client or EurostatClient.from_settings(settings)
+    raw = open_store(out, durable=False)
+    encoding = "gzip" if compress else "identity"
+    suffix = PART_ENCODINGS[encoding]
+
+    def write_part(n: int, body: bytes) -> None:
+        raw.write_bytes(f"part-{n:04d}{suffix}", gzip.compress(body, 1) if compress else body)
+
+    # parts.json is written last and says how many parts count, so a retried attempt that split differently
+    # never mixes its parts with a previous attempt's leftovers.
+    parts = download_slice(client, plan, plan.slice(slice_id), write_part)
+    raw.write_bytes("parts.json", json.dumps({"parts": parts, "encoding": encoding}).encode())
     return parts

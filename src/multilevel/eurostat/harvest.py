@@ -4,7 +4,7 @@ Slices download concurrently, but only a few at a time (``max_concurrent_downloa
 service. Parsing and validation run in worker processes, one per core (``slice_processes``). Intermediate files go
 to a temporary folder; validated slices go to the configured stage.
 Working folders and stage runs left by killed runs are removed by the next run (``multilevel.workdir``,
-``steps.remove_orphan_runs``).
+``plan_step.remove_orphan_runs``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,10 @@ from multilevel.errors import (
     VersionDrift,
 )
 from multilevel.eurostat.client import EurostatClient
+from multilevel.eurostat.download import download_step
+from multilevel.eurostat.load_step import load_step, record_failure_step
 from multilevel.eurostat.plan import Plan
-from multilevel.eurostat.steps import (
-    download_step,
-    load_step,
-    plan_step,
-    record_failure_step,
-)
+from multilevel.eurostat.plan_step import plan_step
 from multilevel.eurostat.workers import slice_pool, validate_and_stage
 from multilevel.runs import new_run_id
 from multilevel.settings import Settings

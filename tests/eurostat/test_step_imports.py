@@ -1,7 +1,8 @@
-"""`multilevel load` imports only what loading needs: not the parse/validate stack of the other steps.
+"""Processes import only what their step needs: the parse/validate stack only where slices are parsed.
 
 pandas, pyarrow, pandera and requests cost a load process about 100 MiB of peak RSS before any SQL (issue 10: the
-DuckDB load's peak RSS against DuckDB's own CREATE TABLE AS of the same rows). The load runs here for real, as a
+DuckDB load's peak RSS against DuckDB's own CREATE TABLE AS of the same rows), and `multilevel harvest`'s own process
+half a second of CPU before its first request (its worker processes parse). Each command runs here for real, as a
 separate process, and reports which of those modules it had imported when it exited.
 """
 
@@ -43,3 +44,15 @@ def test_the_load_step_loads_a_run_without_importing_the_parse_stack(settings, a
     with connect(fresh) as wh, connect(settings.warehouse_url) as first:
         assert wh.query(f"SELECT count(*) FROM eurostat.{DATASET}")[0][0] == first.query(
             f"SELECT count(*) FROM eurostat.{DATASET}")[0][0] > 1000
+
+
+def test_the_harvest_process_leaves_the_parse_stack_to_its_workers(settings, api, tmp_path):
+    env = {**os.environ, "MULTILEVEL_EUROSTAT_URL": api.url, "MULTILEVEL_STAGE_URL": settings.stage_url,
+           "MULTILEVEL_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}", "MULTILEVEL_SLICE_PROCESSES": "1"}
+    heavy = ["pandas", "pyarrow", "pandera", "multilevel.eurostat.steps"]
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(heavy), "harvest", "--no-progress", DATASET],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    *results, imported = done.stdout.strip().splitlines()
+    assert [json.loads(r)["status"] for r in results] == ["loaded"]
+    assert json.loads(imported) == []
