@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 DIALECT = Dialect.load("duckdb")
 DEFAULT_MEMORY_LIMIT = "128MB"  # the settings default (settings.py says why)
+# INSERT INTO t (a, b) VALUES (%s, %s): the statements executemany can send as one (see there)
+_INSERT_VALUES = re.compile(r"(?is)^\s*(INSERT\s+INTO\s+.+?)\s+VALUES\s*\(\s*%s(?:\s*,\s*%s)*\s*\)\s*;?\s*$")
 _SIZE = re.compile(r"\s*\d+(?:\.\d+)?\s*(?:[KMGT]i?B|B)?\s*", re.IGNORECASE)
 
 
@@ -113,7 +115,13 @@ class DuckDBWarehouse(Warehouse):
         return -1
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
+        insert = _INSERT_VALUES.match(sql)
+        if rows and insert and all(v is None or isinstance(v, str) for row in rows for v in row):
+            # DuckDB runs executemany's statement once per row: 0.7 s for a dataset's 2,400 labels. Each column
+            # bound as one list and the lists unnested side by side is one statement (12 ms).
+            columns = [list(c) for c in zip(*rows, strict=True)]
+            self._run(f"{insert[1]} SELECT {', '.join(['unnest(%s::VARCHAR[])'] * len(columns))}", columns)
+        elif rows:
             try:
                 self.con.executemany(self._sql(sql), [list(r) for r in rows])
             except duckdb.Error as e:
