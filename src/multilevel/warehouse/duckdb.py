@@ -8,7 +8,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,20 @@ def _memory_size(text: str) -> str:
 # DuckDB allows one writing process per file; another process waits this long for the file lock, then gives up
 # with a transient error (the CLI exits 75 and the orchestrator retries later).
 LOCK_WAIT_SECONDS = 30.0
+
+
+@contextmanager
+def _local_files(store: Store, keys: list[str]) -> Iterator[list[str]]:
+    """Local paths of staged files for read_parquet: a folder store's own files, S3 objects downloaded for the call."""
+    with work_dir("copy") as tmp:
+        files = []
+        for i, key in enumerate(keys):
+            local = store.local_path(key)
+            if local is None:  # S3: DuckDB's httpfs would download an extension at run time, so fetch through boto3
+                local = Path(tmp) / f"{i:05d}.parquet"
+                store.download(key, local)
+            files.append(str(local))
+        yield files
 
 
 def _path_of(url: str) -> str:
@@ -148,20 +163,9 @@ class DuckDBWarehouse(Warehouse):
         if not keys:
             return 0
         started = time.perf_counter()
-        with work_dir("copy") as tmp:
-            files = []
-            for i, key in enumerate(keys):
-                local = store.local_path(key)
-                if local is not None:  # a folder store: read the staged files in place
-                    files.append(str(local))
-                else:  # S3: DuckDB's httpfs would download an extension at run time, so fetch through boto3
-                    target = Path(tmp) / f"{i:05d}.parquet"
-                    store.download(key, target)
-                    files.append(str(target))
-            cols = ", ".join(f'"{c}"' for c in columns)
-            count = self.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [files]
-            )
+        cols = ", ".join(f'"{c}"' for c in columns)
+        with _local_files(store, keys) as files:
+            count = self.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [files])
         log.info("copy %s: %d rows from %d files in %.2fs", table, count, len(keys), time.perf_counter() - started)
         return count
 
