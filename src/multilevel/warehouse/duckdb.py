@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +167,23 @@ class DuckDBWarehouse(Warehouse):
         with _local_files(store, keys) as files:
             count = self.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [files])
         log.info("copy %s: %d rows from %d files in %.2fs", table, count, len(keys), time.perf_counter() - started)
+        return count
+
+    def copy_first_run(self, f: Mapping[str, str], store: Store, keys: list[str], columns: list[str],
+                       version: Mapping[str, Any]) -> int:
+        # Straight from the staged files into the empty history: no staging table (held in memory, then copied a
+        # second time by insert_all). history.load_run checks the inserted rows for duplicate keys afterwards, in
+        # the same transaction.
+        started = time.perf_counter()
+        cols = ", ".join(f'"{c}"' for c in columns)
+        versions = ", ".join(f'"{c}"' for c in version)
+        with _local_files(store, keys) as files:
+            count = self.execute(
+                f"INSERT INTO {f['history']} ({cols}, {versions}) SELECT {cols}, {', '.join(['?'] * len(version))} "
+                "FROM read_parquet(?)", [*version.values(), files]
+            )
+        log.info("copy %s: %d rows from %d files in %.2fs", f["history"], count, len(keys),
+                 time.perf_counter() - started)
         return count
 
     def checkpoint(self) -> None:
