@@ -2,7 +2,7 @@
 
 In a module of their own so that ``multilevel load`` imports only what loading needs: the warehouse driver, the
 stage and the settings, not the parse/validate stack of ``steps`` (pandas, pyarrow, pandera, requests: about
-100 MiB of a load process's peak RSS before any SQL, issue 10). tests/eurostat/test_load_step_imports.py guards it.
+100 MiB of a load process's peak RSS before any SQL, issue 10). tests/eurostat/test_step_imports.py guards it.
 """
 
 from __future__ import annotations

@@ -191,9 +191,9 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
         load_time = now_utc()
         new_version = (load_time, manifest.get("update_data"), run_id)
         first = not wh.query(f"SELECT 1 FROM {f['history']} LIMIT 1")
-        # A first load (empty history) where the warehouse can: COPY straight into the history table, no staging
-        # table and no INSERT ... SELECT of every row (PostgreSQL, DuckDB). Still one transaction: a failure, or a key that
-        # arrives twice (the check below), rolls the copied rows back with everything else.
+        # A first load (empty history) where the warehouse can (PostgreSQL, DuckDB): straight into the history
+        # table, no staging table and no INSERT ... SELECT of every row. Still one transaction: a failure, or a key
+        # that arrives twice (the check below), rolls the copied rows back with everything else.
         version = dict(zip(NEW_VERSION_COLUMNS, new_version, strict=True))
         received = wh.copy_first_run(f, store, keys, columns, version) if first else None
         direct = received is not None
