@@ -95,5 +95,9 @@ class WarehouseError(TerminalError):
     """A warehouse statement failed for a reason that a retry will not fix."""
 
 
+class DuplicateKey(WarehouseError):
+    """A unique index refused a row whose key it holds already (PostgreSQL's current-key index)."""
+
+
 class InputFileError(TerminalError):
     """An input file is unreadable, truncated or has the wrong structure."""

@@ -226,16 +226,33 @@ def test_manifest_promising_other_row_counts_is_rejected_and_rolled_back(target)
     assert not state.get("history") and not state.get("load_log")
 
 
+TWICE = r"4 key\(s\) arrive more than once .*e\.g\. Y5-9 AT1 2020 \(2 times\)"
+
+
 def test_a_first_load_with_a_key_twice_is_refused_and_leaves_nothing(target):
     """PostgreSQL copies a first load straight into the history and lets its unique index find a key twice; every
     warehouse still refuses the run whole, naming the keys the same way."""
     manifest = stage_run(target.store, "run1", BASE_ROWS)
     manifest["files"].append(manifest["files"][0])  # a slice staged twice: its 4 keys arrive twice
-    with pytest.raises(ValidationFailed, match=r"4 key\(s\) arrive more than once .*e\.g\. Y5-9 AT1 2020 \(2 times\)"):
+    with pytest.raises(ValidationFailed, match=TWICE):
         _load(target, manifest)
     state = _state(target)
     assert not state.get("history") and not state.get("load_log")
     assert _load(target, stage_run(target.store, "run2", BASE_ROWS)).rows_inserted == len(BASE_ROWS)
+
+
+@pytest.mark.parametrize("rows", [BASE_ROWS, revised_rows()], ids=["keys-unchanged", "keys-changed-and-new"])
+def test_a_revision_with_a_key_twice_is_refused_and_changes_nothing(target, rows):
+    """On PostgreSQL the merge itself is the check (its unique index refuses a changed or new key inserted twice; an
+    unchanged key staged twice leaves fewer current rows than staged rows): both cases are refused like elsewhere."""
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    before = _state(target)
+    manifest = stage_run(target.store, "run2", rows)
+    manifest["files"].append(manifest["files"][0])  # the Y5-9 slice staged twice
+    with pytest.raises(ValidationFailed, match=TWICE):
+        _load(target, manifest)
+    assert _state(target) == before
+    assert _load(target, stage_run(target.store, "run3", rows)).status == "loaded"
 
 
 def _loader(target: Target, manifest_key: str, *extra: str) -> subprocess.Popen:

@@ -123,6 +123,9 @@ class Warehouse(ABC):
 
     dialect: Dialect
     url: str  # always without password
+    # True where a unique index keeps at most one current row per observation key in every history table, refusing a
+    # second one with ``DuplicateKey`` (PostgreSQL); DuckDB and Redshift have no such index.
+    unique_current_keys: bool = False
 
     # --- the four primitives every warehouse implements -------------------------------------------------------
     @abstractmethod
@@ -233,11 +236,10 @@ class Warehouse(ABC):
         loads a first run like any other, through the staging table (the default)."""
         return None
 
-    def build_current_key_index(self, f: Mapping[str, str]) -> bool:
-        """After a first run copied straight into the history: build the unique current-key index and return True,
-        or return False where there is none or the keys are not unique (the transaction stays usable, and the
-        duplicate-key check then names the duplicated keys)."""
-        return False
+    def build_current_key_index(self, f: Mapping[str, str]) -> None:
+        """After a first run copied straight into the history: build the unique current-key index (raising
+        ``DuplicateKey`` when a key is there twice) where the warehouse keeps one (``unique_current_keys``)."""
+        return None
 
     def checkpoint(self) -> None:
         """Persist and compact after a load where the warehouse needs to be told (DuckDB); a no-op elsewhere."""

@@ -18,7 +18,7 @@ import psycopg.sql
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from multilevel.errors import ConfigError, WarehouseBusy, WarehouseError
+from multilevel.errors import ConfigError, DuplicateKey, WarehouseBusy, WarehouseError
 from multilevel.redaction import split_credentials
 from multilevel.stage import Store
 from multilevel.warehouse.base import Dialect, Warehouse
@@ -62,6 +62,7 @@ def batch_to_csv(batch: pa.RecordBatch) -> bytes:
 
 class PostgresWarehouse(Warehouse):
     dialect = DIALECT
+    unique_current_keys = True  # sql/postgres/current_key_index.sql
 
     def __init__(self, url: str, settings: Settings | None = None):
         self.url = redact(url)
@@ -99,6 +100,8 @@ class PostgresWarehouse(Warehouse):
         if isinstance(e, psycopg.errors.UniqueViolation) and (e.diag.constraint_name or "").startswith("pg_"):
             # two first-ever loads racing to CREATE ... IF NOT EXISTS the same object: the retry finds it made
             return WarehouseBusy(f"concurrent DDL on {self.url} ({e.diag.constraint_name}); run again")
+        if isinstance(e, psycopg.errors.UniqueViolation):
+            return DuplicateKey(f"PostgreSQL refused a duplicate key: {str(e).strip()}\n  statement: {statement}")
         return WarehouseError(
             f"PostgreSQL statement failed ({e.sqlstate}): {str(e).strip()}\n  statement: {statement}"
         )
@@ -175,18 +178,8 @@ class PostgresWarehouse(Warehouse):
         self.execute(f"ALTER TABLE {table} " + ", ".join(f'ALTER "{c}" DROP DEFAULT' for c in version))
         return rows
 
-    def build_current_key_index(self, f: Mapping[str, str]) -> bool:
-        # A savepoint, so that a key loaded twice leaves the transaction usable for the check that names the keys.
-        self.execute("SAVEPOINT current_key_index")
-        try:
-            self.run_sql_file("postgres/current_key_index.sql", **f)
-        except WarehouseError as e:
-            if not isinstance(e.__cause__, psycopg.errors.UniqueViolation):
-                raise
-            self.execute("ROLLBACK TO SAVEPOINT current_key_index")
-            return False
-        self.execute("RELEASE SAVEPOINT current_key_index")
-        return True
+    def build_current_key_index(self, f: Mapping[str, str]) -> None:
+        self.run_sql_file("postgres/current_key_index.sql", **f)
 
     def prepare_merge(self) -> None:
         for name, value in MERGE_SETTINGS.items():
