@@ -23,6 +23,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import warnings
@@ -124,17 +125,28 @@ def per_distinct(series: pd.Series, test, *, missing: bool = False) -> pd.Series
     return pd.Series(answers[codes], index=series.index)
 
 
-def _fullmatch(pattern: str):
-    """A vectorised full-match test, evaluated once per distinct value (slices repeat codes a lot)."""
-    regex = re.compile(pattern)
-    return lambda series: per_distinct(series, lambda v: isinstance(v, str) and regex.fullmatch(v))
+# A worker validates slice after slice of the same dataset, with the same few thousand region codes and periods each
+# time: the answers per code are kept (bounded), so each code's regular expression runs once per process.
+@functools.lru_cache(maxsize=1 << 16)
+def _is_geo_code(value: object) -> bool:
+    return isinstance(value, str) and (value in KNOWN_GEO_AGGREGATES or _GEO_REGEX.fullmatch(value) is not None)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _is_time_period(value: object) -> bool:
+    return isinstance(value, str) and _TIME_PERIOD_REGEX.fullmatch(value) is not None
+
+
+_GEO_REGEX = re.compile(GEO_PATTERN)
+_TIME_PERIOD_REGEX = re.compile(TIME_PERIOD_PATTERN)
 
 
 def _geo_ok(series: pd.Series) -> pd.Series:
-    regex = re.compile(GEO_PATTERN)
-    return per_distinct(
-        series, lambda v: isinstance(v, str) and (v in KNOWN_GEO_AGGREGATES or regex.fullmatch(v) is not None)
-    )
+    return per_distinct(series, _is_geo_code)
+
+
+def _time_period_ok(series: pd.Series) -> pd.Series:
+    return per_distinct(series, _is_time_period)
 
 
 def build_schema(frame: pd.DataFrame, dataset: Dataset) -> pa.DataFrameSchema:
@@ -146,7 +158,7 @@ def build_schema(frame: pd.DataFrame, dataset: Dataset) -> pa.DataFrameSchema:
         if col == GEO_COLUMN:
             checks.append(pa.Check(_geo_ok, name="geo_code"))
         if col == TIME_COLUMN:
-            checks.append(pa.Check(_fullmatch(TIME_PERIOD_PATTERN), name="time_period_format"))
+            checks.append(pa.Check(_time_period_ok, name="time_period_format"))
         columns[col] = pa.Column(nullable=False, checks=checks)
     value_checks = [pa.Check(lambda s: ~np.isinf(s), name="value_finite")]
     if dataset.nonnegative:
