@@ -57,8 +57,12 @@ def test_a_publication_during_the_run_stops_it_before_any_load(settings, api, tm
     assert info.value.exit_code == 75
 
 
+@pytest.mark.parametrize("with_loader", [False, True])
 def test_a_harvest_straddling_a_publication_restarts_once_and_loads_only_the_new_version(settings, api, monkeypatch,
-                                                                                         caplog):
+                                                                                         caplog, with_loader):
+    """(With a loader the first run's load was already copying slices: it rolls back, the second run loads.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
     from multilevel.eurostat import harvest as harvest_module
 
     real = harvest_module.download_step
@@ -74,8 +78,8 @@ def test_a_harvest_straddling_a_publication_restarts_once_and_loads_only_the_new
     monkeypatch.setattr(harvest_module, "download_step", revise_after_first)
     settings.slice_processes = 0
     settings.max_concurrent_downloads = 1
-    with caplog.at_level("INFO", logger="multilevel.eurostat.harvest"):
-        result = harvest_dataset(settings, DATASET)
+    with caplog.at_level("INFO", logger="multilevel.eurostat.harvest"), ThreadPoolExecutor(1) as loader:
+        result = harvest_dataset(settings, DATASET, loader=loader if with_loader else None).wait()
     assert result.status == "loaded" and "Restarting the run once" in caplog.text
     assert "asynchronous waits" in caplog.text  # the run's request and async-wait counts
     with connect(settings.warehouse_url) as wh:

@@ -210,10 +210,10 @@ def test_a_load_runs_on_the_loader_thread_while_the_next_dataset_is_fetched(sett
             fetching_other.set()
         return plan_step(settings, code, **kwargs)
 
-    def load_after_the_next_fetch_began(settings, plan):
+    def load_after_the_next_fetch_began(settings, plan, staged=None):
         if plan.dataset == DATASET:
             assert fetching_other.wait(120), "the load blocked the next dataset's fetch"
-        return load(settings, plan)
+        return load(settings, plan, staged)
 
     monkeypatch.setattr(harvest_module, "plan_step", plan_and_signal)
     monkeypatch.setattr(harvest_module, "load_step", load_after_the_next_fetch_began)
@@ -226,3 +226,80 @@ def test_a_load_runs_on_the_loader_thread_while_the_next_dataset_is_fetched(sett
     assert len(current(settings)) == results[0].load.rows_inserted == api_cells(api)
     statuses = table(settings, "SELECT dataset, status FROM eurostat.load_log ORDER BY dataset")
     assert statuses.values.tolist() == [[other, "loaded"], [DATASET, "loaded"]]
+
+
+def _copies_seen(monkeypatch, settings):
+    """Record the files each COPY of a load takes (DuckDB's first-load path), and signal the first one."""
+    import threading
+
+    from multilevel.warehouse.duckdb import DuckDBWarehouse
+
+    copies, first_copy = [], threading.Event()
+    real = DuckDBWarehouse.copy_first_run
+
+    def recording(self, f, store, keys, columns, version):
+        copies.append(list(keys))
+        first_copy.set()
+        return real(self, f, store, keys, columns, version)
+
+    monkeypatch.setattr(DuckDBWarehouse, "copy_first_run", recording)
+    settings.slice_processes = 0  # parse in this process, so the slice hook below applies
+    settings.max_concurrent_downloads = 1
+    return copies, first_copy
+
+
+def test_with_a_loader_the_load_copies_slices_while_the_rest_are_fetched(settings, api, monkeypatch):
+    """The last dataset's load overlaps its own fetch: slices are copied as they are staged, in one transaction."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import multilevel.eurostat.harvest as harvest_module
+
+    copies, first_copy = _copies_seen(monkeypatch, settings)
+    real_slice, fetched = harvest_module._slice, []
+
+    def slice_once_the_first_was_copied(settings, plan, slice_id, *args):
+        if fetched:  # every slice after the first waits until the load has copied something
+            assert first_copy.wait(60), "the load did not copy a slice while the fetch ran"
+        fetched.append(slice_id)
+        return real_slice(settings, plan, slice_id, *args)
+
+    monkeypatch.setattr(harvest_module, "_slice", slice_once_the_first_was_copied)
+    with ThreadPoolExecutor(1) as loader:
+        result = harvest_dataset(settings, DATASET, loader=loader).wait()
+    plan = read_plan(f"{settings.stage_url}/eurostat/{DATASET}/{result.run_id}/plan.json")
+    assert result.status == "loaded" and len(copies) > 1  # batches, not one copy at the end
+    assert sorted(k for batch in copies for k in batch) == sorted(
+        f"eurostat/{DATASET}/{result.run_id}/slices/{s.id}.parquet" for s in plan.slices)
+    assert len(current(settings)) == result.load.rows_inserted == api_cells(api)
+    # the same warehouse as a load of the whole run at once
+    other = settings.model_copy(update={"warehouse_url": f"duckdb:///{settings.stage_url}/../once.duckdb"})
+    load_step(other, plan)
+    assert current(other).equals(current(settings))
+
+
+def test_a_fetch_failing_after_slices_were_copied_loads_nothing_and_records_one_failure(settings, api, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import multilevel.eurostat.harvest as harvest_module
+
+    copies, first_copy = _copies_seen(monkeypatch, settings)
+    real_slice, fetched = harvest_module._slice, []
+
+    def fail_the_fourth(settings, plan, slice_id, *args):
+        fetched.append(slice_id)
+        if len(fetched) == 4:
+            assert first_copy.wait(60)
+            raise ValidationFailed(f"slice {slice_id}: broken on purpose")
+        return real_slice(settings, plan, slice_id, *args)
+
+    monkeypatch.setattr(harvest_module, "_slice", fail_the_fourth)
+    with ThreadPoolExecutor(1) as loader:
+        with pytest.raises(ValidationFailed, match="broken on purpose"):
+            harvest_dataset(settings, DATASET, loader=loader)
+        assert copies  # something was copied before the fetch failed ...
+        with connect(settings.warehouse_url) as wh:  # ... and rolled back: no history, one failed run
+            assert not wh.relation_exists("eurostat", f"{DATASET}_history")
+            assert [r[0] for r in wh.query("SELECT status FROM eurostat.load_log")] == ["failed"]
+        monkeypatch.setattr(harvest_module, "_slice", real_slice)
+        assert harvest_dataset(settings, DATASET, loader=loader).wait().status == "loaded"  # the loader is free
+    assert len(current(settings)) == api_cells(api)

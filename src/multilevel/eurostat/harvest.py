@@ -10,8 +10,9 @@ Working folders and stage runs left by killed runs are removed by the next run (
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+import queue
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from multilevel.errors import (
 )
 from multilevel.eurostat.client import EurostatClient
 from multilevel.eurostat.download import download_step
-from multilevel.eurostat.load_step import load_step, record_failure_step
+from multilevel.eurostat.load_step import load_step, record_failure_step, staged_slice_key
 from multilevel.eurostat.plan import Plan
 from multilevel.eurostat.plan_step import plan_step
 from multilevel.eurostat.workers import slice_pool, validate_and_stage
@@ -75,38 +76,84 @@ def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | N
     Downloads run in ``max_concurrent_downloads`` threads; parsing and validation in ``slice_processes`` worker
     processes (see ``workers``). ``progress(done, total, message)`` is called after each slice.
 
-    With a ``loader`` (one thread), the load is submitted to it and the result comes back ``staged``: the caller
-    fetches the next dataset while this one loads (the load is warehouse work, the fetch network and worker
-    processes, so they overlap on two cores) and calls ``wait()`` for the loaded result.
+    With a ``loader`` (one thread), the load is submitted to it as soon as the run is planned, and copies each slice
+    as it is staged (``StagedSlices``); the result comes back ``staged``: the caller fetches the next dataset while
+    this one finishes loading (the load is warehouse work, the fetch network and worker processes, so they overlap on
+    two cores) and calls ``wait()`` for the loaded result. Loads stay serial and in order on that one thread.
     """
     client = client or EurostatClient.from_settings(settings)
     remove_abandoned()  # working folders of runs that were killed
     try:
-        plan = _fetch_run(settings, code, client, progress)
+        plan, pending = _fetch_run(settings, code, client, progress, loader)
     except VersionDrift as drift:
         # Eurostat published during the run (11:00/23:00 Brussels): that run is recorded as failed and nothing of
         # it was loaded; one fresh run plans and loads the new version whole. A second drift is left to the retry.
         log.warning("%s Restarting the run once.", drift)
-        plan = _fetch_run(settings, code, client, progress)
+        plan, pending = _fetch_run(settings, code, client, progress, loader)
     if not plan.changed:
         return HarvestResult(plan.dataset, plan.run_id, "unchanged")
-    if loader is None:
+    if pending is None:
         return _load_run(settings, plan)
-    return HarvestResult(plan.dataset, plan.run_id, "staged", pending=loader.submit(_load_run, settings, plan))
+    return HarvestResult(plan.dataset, plan.run_id, "staged", pending=pending)
 
 
-def _load_run(settings: Settings, plan: Plan) -> HarvestResult:
+def _load_run(settings: Settings, plan: Plan, staged: StagedSlices | None = None) -> HarvestResult:
     try:
-        result = load_step(settings, plan)
+        result = load_step(settings, plan, staged)
+    except FetchAborted:
+        raise  # the fetch failed, and recorded why: the load only rolled back what it had copied
     except MultilevelError as e:
         _record_failure(settings, plan.dataset, plan.run_id, e, plan)
         raise
     return HarvestResult(plan.dataset, plan.run_id, result.status, result)
 
 
+class FetchAborted(Exception):
+    """Raised in a load that copies a run's slices while they are fetched, when the fetch failed."""
+
+
+class StagedSlices:
+    """The stage keys of a run's slices as the fetch stages them, for the load copying them meanwhile.
+
+    Iterating yields batches (every key staged since the last batch, so a slow COPY catches up in one statement)
+    and ends when the fetch says all are staged; it raises ``FetchAborted`` when the fetch failed instead.
+    """
+
+    _END = object()
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+
+    def put(self, key: str) -> None:
+        self._queue.put(key)
+
+    def end(self) -> None:
+        self._queue.put(self._END)
+
+    def abort(self) -> None:
+        self._queue.put(FetchAborted())
+
+    def __iter__(self) -> Iterator[list[str]]:
+        while True:
+            items = [self._queue.get()]
+            while not self._queue.empty():
+                items.append(self._queue.get())
+            batch = [i for i in items if isinstance(i, str)]
+            if any(isinstance(i, FetchAborted) for i in items):
+                raise FetchAborted("the fetch of this run failed; nothing of it is loaded")
+            if batch:
+                yield batch
+            if self._END in items:
+                return
+
+
 def _fetch_run(settings: Settings, code: str, client: EurostatClient,
-               progress: Callable[[int, int, str], None] | None) -> Plan:
-    """Plan a run and stage every slice of it (nothing when the dataset is unchanged); returns the plan."""
+               progress: Callable[[int, int, str], None] | None,
+               loader: Executor | None = None) -> tuple[Plan, Future[HarvestResult] | None]:
+    """Plan a run and stage every slice of it (nothing when the dataset is unchanged).
+
+    Returns the plan and, with a ``loader``, the load already running on it (it copies slices as they are staged).
+    """
     run_id = new_run_id()
     try:
         outcome = plan_step(settings, code, run_id=run_id, client=client)
@@ -115,7 +162,9 @@ def _fetch_run(settings: Settings, code: str, client: EurostatClient,
         raise
     plan = outcome.plan
     if not plan.changed:
-        return plan
+        return plan, None
+    staged = StagedSlices() if loader is not None else None
+    pending = loader.submit(_load_run, settings, plan, staged) if loader is not None else None
     try:
         with work_dir(plan.dataset) as tmp, \
                 slice_pool(min(settings.slice_processes, len(plan.slices))) as workers:
@@ -125,6 +174,8 @@ def _fetch_run(settings: Settings, code: str, client: EurostatClient,
                            for s in plan.slices}
                 for done, future in enumerate(as_completed(futures), start=1):
                     rows = future.result()
+                    if staged is not None:
+                        staged.put(staged_slice_key(plan, futures[future]))
                     if progress:
                         progress(done, len(futures), f"{plan.dataset} {futures[future]}: {rows} rows")
             finally:
@@ -133,10 +184,16 @@ def _fetch_run(settings: Settings, code: str, client: EurostatClient,
         stats = client.stats
         log.info("%s run %s: %d API requests, %d asynchronous waits (%.0fs)", plan.dataset, plan.run_id,
                  stats.requests, stats.async_waits, stats.async_seconds)
-    except MultilevelError as e:
-        _record_failure(settings, plan.dataset, plan.run_id, e, plan)
+    except BaseException as e:
+        if staged is not None:  # the load rolls back what it copied; wait for that before recording the failure
+            staged.abort()
+            wait([pending])
+        if isinstance(e, MultilevelError):
+            _record_failure(settings, plan.dataset, plan.run_id, e, plan)
         raise
-    return plan
+    if staged is not None:
+        staged.end()
+    return plan, pending
 
 
 class HarvestFailed(MultilevelError):

@@ -7,8 +7,10 @@ stage and the settings, not the parse/validate stack of ``steps`` (pandas, pyarr
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+from collections.abc import Iterable
 
 from multilevel.errors import MultilevelError, StageError
 from multilevel.ess.views import create_context_views, missing_sources
@@ -18,7 +20,7 @@ from multilevel.settings import Settings
 from multilevel.stage import Store, open_store, split_url
 from multilevel.stage.retention import prune_runs
 from multilevel.warehouse import connect
-from multilevel.warehouse.history import LoadResult, ensure_schema, load_run, now_utc, record_run
+from multilevel.warehouse.history import Labels, LoadResult, ensure_schema, load_run_as_staged, now_utc, record_run
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +67,37 @@ def build_manifest(stage: Store, plan: Plan) -> tuple[dict, list[tuple[str, str,
     return manifest, [(dim, code, label) for (dim, code), label in sorted(labels.items())]
 
 
-def load_step(settings: Settings, plan: Plan) -> LoadResult:
+def staged_slice_key(plan: Plan, slice_id: str) -> str:
+    """Where the stage step puts a slice's validated rows (its sidecar is the same key ending in .json)."""
+    return f"{run_prefix(plan.dataset, plan.run_id)}/slices/{slice_id}.parquet"
+
+
+def load_step(settings: Settings, plan: Plan, staged: Iterable[list[str]] | None = None) -> LoadResult:
+    """Load a staged run: check every slice's sidecar, write the manifest, load it in one transaction.
+
+    With ``staged`` (``multilevel harvest``: the keys of the run's slices as they are staged, ending when all are),
+    the load copies each slice as it arrives; the manifest is built and checked against the copied files at the end.
+    """
     stage = open_store(settings.stage_url)
-    manifest, labels = build_manifest(stage, plan)
-    stage.put_immutable(f"{run_prefix(plan.dataset, plan.run_id)}/manifest.json",
-                        json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    def manifest_and_labels() -> tuple[dict, Labels]:
+        manifest, labels = build_manifest(stage, plan)
+        stage.put_immutable(f"{run_prefix(plan.dataset, plan.run_id)}/manifest.json",
+                            json.dumps(manifest, indent=1, sort_keys=True).encode())
+        return manifest, labels
+
+    batches = iter(staged or [])
+    first = next(batches, [])  # waits for the first staged slice: its columns name the run's dimensions
+    if first:
+        head, batches, finish = _head(stage, plan, first[0]), itertools.chain([first], batches), manifest_and_labels
+    else:  # the load step: the manifest's files in one batch
+        manifest, labels = manifest_and_labels()
+        head, batches = manifest, [[e["key"] for e in manifest["files"]]]
+
+        def finish() -> tuple[dict, Labels]:
+            return manifest, labels
     with connect(settings.warehouse_url, settings) as wh:
-        result = load_run(wh, stage, manifest, labels)
+        result = load_run_as_staged(wh, stage, head, batches, finish)
         # The regional-context views join these tables; create them as soon as every source is there, whichever
         # of the ESS load and the harvest came last.
         if not missing_sources(wh):
@@ -83,6 +109,14 @@ def load_step(settings: Settings, plan: Plan) -> LoadResult:
     except MultilevelError as e:
         log.warning("stage retention for %s failed (the load itself succeeded): %s", plan.dataset, e)
     return result
+
+
+def _head(stage: Store, plan: Plan, key: str) -> dict:
+    """What the load needs to know of a run before its manifest exists: its dimensions from a staged slice."""
+    columns = json.loads(stage.read_bytes(key[: -len(".parquet")] + ".json"))["columns"]
+    return {"dataset": plan.dataset, "run_id": plan.run_id, "update_data": plan.update_data,
+            "update_structure": plan.update_structure,
+            "dimensions": [c for c in columns if c not in ("time_period", "value", "flag")]}
 
 
 def failed_run_of(plan_url: str) -> tuple[str, str, str | None, str | None]:

@@ -41,6 +41,7 @@ from multilevel.eurostat.load_step import (  # noqa: F401  (re-exported: every s
     read_plan,
     record_failure_step,
     run_prefix,
+    staged_slice_key,
 )
 from multilevel.eurostat.plan import Plan
 from multilevel.eurostat.plan_step import (  # noqa: F401  (re-exported)
@@ -176,7 +177,7 @@ def stage_step(settings: Settings, plan: Plan, slice_id: str, validated: str) ->
     # the file's key-value metadata: the validate step adds the labels after the last row group
     labels = json.loads((parquet.metadata.metadata or {}).get(LABELS_KEY, b"[]"))
     stage = open_store(settings.stage_url)
-    target = f"{run_prefix(plan.dataset, plan.run_id)}/slices/{slice_id}.parquet"
+    target = staged_slice_key(plan, slice_id)
     sidecar = {
         "slice": slice_id,
         "key": target,

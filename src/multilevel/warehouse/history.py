@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -187,13 +187,29 @@ def record_run(wh: Warehouse, dataset: str, run_id: str, status: str, *, started
     )
 
 
-def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str, str, str]]) -> LoadResult:
+Labels = list[tuple[str, str, str]]
+
+
+def load_run(wh: Warehouse, store: Store, manifest: dict, labels: Labels) -> LoadResult:
     """Load the staged files of one run (described by its manifest) with full history, in one transaction."""
+    return load_run_as_staged(wh, store, manifest, [[e["key"] for e in manifest["files"]]], lambda: (manifest, labels))
+
+
+def load_run_as_staged(wh: Warehouse, store: Store, head: dict, batches: Iterable[list[str]],
+                       finish: Callable[[], tuple[dict, Labels]]) -> LoadResult:
+    """``load_run`` of a run whose slices may still be arriving: each batch of staged files is copied as it comes.
+
+    ``head`` names the run (dataset, run_id, dimensions, update_data, update_structure). ``batches`` yields the keys
+    of newly staged files and ends when every slice is staged; it raises when staging failed, which rolls back what
+    was copied. ``finish()`` then returns the run's manifest and labels, and the files copied must be exactly the
+    manifest's. ``multilevel harvest`` copies a run's slices while the rest still download (issue 10: the last
+    dataset's load could overlap nothing); the load step copies the manifest's files in one batch.
+    """
     started = time.perf_counter()
     started_at = now_utc()
-    dataset = check_identifier(manifest["dataset"], "dataset")
-    run_id = manifest["run_id"]
-    dimensions = manifest["dimensions"]
+    dataset = check_identifier(head["dataset"], "dataset")
+    run_id = head["run_id"]
+    dimensions = head["dimensions"]
     f = _fragments(dataset, dimensions)
     ensure_schema(wh)
     with wh.transaction():
@@ -219,20 +235,30 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
                 f"RENAME TO {dataset}_history_old (and drop the view eurostat.{dataset}), then harvest again."
             )
         wh.run_sql_file("eurostat/current_view.sql", **f)
-        keys = [e["key"] for e in manifest["files"]]
         columns = dimensions + VALUE_COLUMNS
         load_time = now_utc()
-        new_version = (load_time, manifest.get("update_data"), run_id)
+        new_version = (load_time, head.get("update_data"), run_id)
         first = not wh.query(f"SELECT 1 FROM {f['history']} LIMIT 1")
         # A first load (empty history) where the warehouse can (PostgreSQL, DuckDB): straight into the history
         # table, no staging table and no INSERT ... SELECT of every row. Still one transaction: a failure, or a key
         # that arrives twice (duplicate_keys_refused), rolls the copied rows back with everything else.
         version = dict(zip(NEW_VERSION_COLUMNS, new_version, strict=True))
-        received = wh.copy_first_run(f, store, keys, columns, version) if first else None
-        direct = received is not None
-        if not direct:
-            wh.run_sql_file("eurostat/staging_table.sql", **f)
-            received = wh.copy_parquet(f["staging"], store, keys, columns)
+        direct, received, copied = first, 0, []
+        for batch in batches:
+            rows = wh.copy_first_run(f, store, batch, columns, version) if direct else None
+            if rows is None:  # not a first load, or a warehouse without the direct path: the staging table
+                if direct or not copied:
+                    wh.run_sql_file("eurostat/staging_table.sql", **f)
+                direct = False
+                rows = wh.copy_parquet(f["staging"], store, batch, columns)
+            received += rows
+            copied += batch
+        manifest, labels = finish()
+        if sorted(copied) != sorted(e["key"] for e in manifest["files"]):
+            raise StageError(
+                f"run {run_id} of {dataset}: the files copied ({len(copied)}) are not the manifest's "
+                f"({len(manifest['files'])}); nothing was loaded. Load the run again with `multilevel load`"
+            )
         expected_rows = sum(e["rows"] for e in manifest["files"])
         if received != expected_rows:
             raise StageError(
@@ -262,8 +288,8 @@ def load_run(wh: Warehouse, store: Store, manifest: dict, labels: list[tuple[str
         if not direct:
             wh.execute(f"DROP TABLE IF EXISTS {f['staging']}")
         counts = (received, inserted, closed, received - inserted)
-        record_run(wh, dataset, run_id, "loaded", started_at=started_at, update_data=manifest.get("update_data"),
-                   update_structure=manifest.get("update_structure"), counts=counts)
+        record_run(wh, dataset, run_id, "loaded", started_at=started_at, update_data=head.get("update_data"),
+                   update_structure=head.get("update_structure"), counts=counts)
     wh.analyze(f"{SCHEMA}.{dataset}_history")  # fresh statistics for the views that join it (see Warehouse.analyze)
     wh.checkpoint()  # DuckDB: write the run into the file and reuse freed blocks, so the file grows with rows, not runs
     result = LoadResult(dataset, run_id, "loaded", *counts, seconds=time.perf_counter() - started)
