@@ -266,6 +266,10 @@ def harvest(settings, datasets, standin, standin_size, standin_current_codes, pr
     from multilevel.eurostat.harvest import HarvestFailed, dataset_codes, harvest_dataset
 
     codes = dataset_codes(settings, datasets)
+    if settings.slice_processes > 0:  # its imports overlap the planning (also when nothing changed: ~1 s of CPU)
+        from multilevel.eurostat.workers import start_fork_server
+
+        start_fork_server()
     if standin:
         from multilevel.standin import StandIn
 

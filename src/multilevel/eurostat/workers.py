@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import resource
 import sys
@@ -53,14 +54,27 @@ def _init_worker(environ: dict[str, str], level: int, secrets: tuple[str, ...] =
     redaction.install()  # botocore's DEBUG lines from a worker carry keys and tokens too
 
 
+def _fork_server_context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_fork_server() -> None:
+    """Start the fork server now, so its imports (about 1 s: pandas, pyarrow, pandera) overlap the planning and the
+    first downloads instead of holding up the first slice (measured: the first slice was validated 1.1 s after it
+    was downloaded). Returns at once: the server imports in its own process while this one goes on."""
+    _fork_server_context()
+    multiprocessing.forkserver.ensure_running()
+
+
 @contextmanager
 def slice_pool(processes: int) -> Iterator[Executor]:
     """An executor for per-slice work: ``processes`` worker processes, or the calling thread when 0."""
     if processes <= 0:
         yield InlineExecutor()
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
+    context = _fork_server_context()
     level = logging.getLogger("multilevel").getEffectiveLevel()
     pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_init_worker,
                                initargs=(dict(os.environ), level, redaction.registered()))
