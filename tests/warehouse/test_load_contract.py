@@ -28,6 +28,7 @@ import pytest
 from loadkit import (
     BASE_ROWS,
     DATASET,
+    DIMENSIONS,
     LABELS,
     current_rows,
     expected,
@@ -324,3 +325,41 @@ def test_postgres_first_load_builds_the_unique_current_key_index(postgres_url, t
             assert wh.query("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (f"{DATASET}_current_key",))
             with pytest.raises(WarehouseError, match="duplicate key"), wh.transaction():
                 wh.execute(duplicate)
+
+
+@pytest.mark.parametrize("history_collation", ["C", "default"], ids=["history-as-created-now", "older-history"])
+def test_postgres_history_codes_compare_bytewise_and_the_closing_update_probes_the_key_index(
+        postgres_url, tmp_path, history_collation):
+    """The history's code columns are COLLATE "C" on PostgreSQL (sql/dialects.toml: byte order, a faster index build);
+    the staging table keeps the default collation. The revision's closing UPDATE compares the two and must still
+    probe the unique current-key index, on a history created now and on one created before (default collation)."""
+    from multilevel.warehouse.base import render_sql
+    from multilevel.warehouse.history import _fragments
+
+    target = Target(postgres_url, open_store(str(tmp_path / "stage")))
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    keys = [*DIMENSIONS, "time_period"]
+    history = f'eurostat."{DATASET}_history"'
+    with target.connect() as wh:
+        collations = dict(wh.query(
+            "SELECT column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = 'eurostat' AND table_name = %s", (f"{DATASET}_history",)))
+        assert {k: collations[k] for k in keys} == dict.fromkeys(keys, "C")
+        assert collations["flag"] is None and collations["run_id"] is None
+        if history_collation == "default":  # as a history table created by an earlier version is
+            wh.execute(f'DROP VIEW eurostat."{DATASET}"')
+            wh.execute(f"ALTER TABLE {history} " + ", ".join(
+                f'ALTER COLUMN "{k}" TYPE VARCHAR(100) COLLATE "default"' for k in keys))
+        f = _fragments(DATASET, DIMENSIONS, wh.dialect.code_collation)
+        with wh.transaction():
+            wh.run_sql_file("eurostat/staging_table.sql", **f)
+            wh.execute(f"INSERT INTO {f['staging']} SELECT {f['key_columns']}, value + 1, flag FROM {history}")
+            wh.execute(f"ANALYZE {f['staging']}")
+            wh.run_sql_file("eurostat/changes.sql", **f)
+            # a handful of rows: left to itself the planner would scan them all; it may only probe an index by key
+            for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_material"):
+                wh.execute(f"SET LOCAL {setting} = off")
+            update = render_sql(wh.dialect.sql("eurostat/close_changed.sql"), f).rstrip().rstrip(";")
+            plan = "\n".join(r[0] for r in wh.query("EXPLAIN " + update, ("2030-01-01",)))
+    probe = plan.split(f"Index Scan using {DATASET}_current_key", 1)[-1]
+    assert "Index Cond" in probe and "geo" in probe.split("Index Cond", 1)[1], plan

@@ -46,6 +46,8 @@ class Dialect:
     table_attributes: Mapping[str, str] = field(default_factory=dict)
     # SQL file -> statements run right after it
     indexes: Mapping[str, str] = field(default_factory=dict)
+    # COLLATE clause of the code columns (dimensions, time_period) of a history table; "" keeps the default
+    code_collation: str = ""
 
     @classmethod
     def load(cls, name: str) -> Dialect:
@@ -58,16 +60,18 @@ class Dialect:
             raise ConfigError(f"cannot read {path} ({e}); is MULTILEVEL_SQL_DIR right?") from e
         if entry is None:
             raise ConfigError(f"{path} has no [{name}] section")
-        unknown = set(entry) - {"lock", "table_attributes", "indexes"}
+        unknown = set(entry) - {"lock", "table_attributes", "indexes", "code_collation"}
         if unknown:
             raise ConfigError(
-                f"{path} [{name}]: unknown keys {sorted(unknown)}; known: lock, table_attributes, indexes"
+                f"{path} [{name}]: unknown keys {sorted(unknown)}; known: lock, table_attributes, indexes, "
+                "code_collation"
             )
         return cls(
             name=name,
             lock_sql=entry.get("lock", ""),
             table_attributes={k: " ".join(v.split()) for k, v in entry.get("table_attributes", {}).items()},
             indexes={k: v.strip() for k, v in entry.get("indexes", {}).items()},
+            code_collation=entry.get("code_collation", ""),
         )
 
     def sql(self, relpath: str) -> str:

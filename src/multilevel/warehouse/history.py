@@ -54,9 +54,11 @@ def ensure_schema(wh: Warehouse) -> None:
         wh.run_sql_file(relpath)
 
 
-def _fragments(dataset: str, dimensions: list[str]) -> dict[str, str]:
+def _fragments(dataset: str, dimensions: list[str], code_collation: str = "") -> dict[str, str]:
+    """The names and clauses the SQL files of a load take; ``code_collation``: the dialect's, for the history."""
     dims = [check_identifier(d, "dimension") for d in dimensions]
     keys = dims + ["time_period"]
+    collate = f" {code_collation}" if code_collation else ""
     return {
         "history": qualified(SCHEMA, f"{dataset}_history"),
         "current": qualified(SCHEMA, dataset),
@@ -64,6 +66,10 @@ def _fragments(dataset: str, dimensions: list[str]) -> dict[str, str]:
         "changes": quote(f"chg_{dataset}"),
         "current_index": quote(f"{dataset}_current_key"),
         "dimension_columns": ",\n    ".join(f"{quote(d)} VARCHAR({MAX_CODE_BYTES}) NOT NULL" for d in dims),
+        "history_dimension_columns": ",\n    ".join(
+            f"{quote(d)} VARCHAR({MAX_CODE_BYTES}){collate} NOT NULL" for d in dims
+        ),
+        "code_collation": collate,
         "dimension_list": ", ".join(quote(d) for d in dims),
         "staged_dimension_list": ", ".join(f"s.{quote(d)}" for d in dims),
         "key_columns": ", ".join(quote(k) for k in keys),
@@ -210,7 +216,7 @@ def load_run_as_staged(wh: Warehouse, store: Store, head: dict, batches: Iterabl
     dataset = check_identifier(head["dataset"], "dataset")
     run_id = head["run_id"]
     dimensions = head["dimensions"]
-    f = _fragments(dataset, dimensions)
+    f = _fragments(dataset, dimensions, wh.dialect.code_collation)
     ensure_schema(wh)
     with wh.transaction():
         wh.lock(f"multilevel:eurostat:{dataset}", "eurostat.load_log")
