@@ -59,16 +59,18 @@ def _fragments(dataset: str, dimensions: list[str], code_collation: str = "") ->
     dims = [check_identifier(d, "dimension") for d in dimensions]
     keys = dims + ["time_period"]
     collate = f" {code_collation}" if code_collation else ""
+
+    def dimension_columns(collation: str) -> str:
+        return ",\n    ".join(f"{quote(d)} VARCHAR({MAX_CODE_BYTES}){collation} NOT NULL" for d in dims)
+
     return {
         "history": qualified(SCHEMA, f"{dataset}_history"),
         "current": qualified(SCHEMA, dataset),
         "staging": quote(f"stg_{dataset}"),
         "changes": quote(f"chg_{dataset}"),
         "current_index": quote(f"{dataset}_current_key"),
-        "dimension_columns": ",\n    ".join(f"{quote(d)} VARCHAR({MAX_CODE_BYTES}) NOT NULL" for d in dims),
-        "history_dimension_columns": ",\n    ".join(
-            f"{quote(d)} VARCHAR({MAX_CODE_BYTES}){collate} NOT NULL" for d in dims
-        ),
+        "dimension_columns": dimension_columns(""),  # the staging table's: the server's default collation
+        "history_dimension_columns": dimension_columns(collate),
         "code_collation": collate,
         "dimension_list": ", ".join(quote(d) for d in dims),
         "staged_dimension_list": ", ".join(f"s.{quote(d)}" for d in dims),
