@@ -157,6 +157,28 @@ def test_a_slice_much_smaller_than_last_time_fails_validation(settings, api, mon
     pd.testing.assert_frame_equal(history(settings), before)
 
 
+def test_a_revision_plan_counts_the_current_rows_once(settings, api, monkeypatch):
+    # The planner (row-drop floors) and check_plan (vanished codes) both need the current rows per split code:
+    # one scan of the history serves both.
+    from multilevel.eurostat import plan_step
+
+    harvest_dataset(settings, DATASET)
+    api.revise(DATASET, n=1)
+    scans = []
+    real = plan_step.current_counts
+
+    def counting(wh, dataset, split):
+        scans.append((dataset, split))
+        return real(wh, dataset, split)
+
+    monkeypatch.setattr(plan_step, "current_counts", counting)
+    plan = plan_step.plan_step(settings, DATASET).plan
+    assert plan.changed and len(scans) == 1 and scans[0][0] == DATASET
+    loaded = current(settings)[plan.split if plan.split != "time" else "time_period"].value_counts()
+    assert all(s.expected_min_rows == int(loaded[s.id] * (1 - settings.max_row_drop_fraction))
+               for s in plan.slices), "the row-drop floors are not the current counts"
+
+
 def test_worker_processes_and_the_harvest_process_load_the_same_rows(settings, api, tmp_path):
     """Slices parsed and validated in worker processes (the default) load exactly what one process loads."""
     settings.slice_processes = 2

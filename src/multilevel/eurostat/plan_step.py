@@ -57,8 +57,13 @@ def plan_step(settings: Settings, dataset_code: str, *, run_id: str | None = Non
         last = last_successful_load(wh, dataset.code)
         last_at = last_load_finished_at(wh, dataset.code) if last else None
 
+        counted: dict[str, dict[str, int]] = {}
+
         def counts(split: str) -> dict[str, int]:  # rows loaded now per code of the split dimension
-            return current_counts(wh, dataset.code, split) if last else {}
+            # Asked by the planner and again by check_plan: one scan of the current rows (0.2-0.3 s per 1.6M rows)
+            if split not in counted:
+                counted[split] = current_counts(wh, dataset.code, split) if last else {}
+            return counted[split]
 
         started_at = now_utc()
         plan = make_plan(client, dataset, last_loaded=last, current_counts=counts,
