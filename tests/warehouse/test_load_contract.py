@@ -350,11 +350,12 @@ def test_postgres_history_codes_compare_bytewise_and_the_closing_update_probes_t
             wh.execute(f'DROP VIEW eurostat."{DATASET}"')
             wh.execute(f"ALTER TABLE {history} " + ", ".join(
                 f'ALTER COLUMN "{k}" TYPE VARCHAR(100) COLLATE "default"' for k in keys))
-        f = _fragments(DATASET, DIMENSIONS, wh.dialect.code_collation)
+        f = _fragments(DATASET, DIMENSIONS, wh.dialect)
         with wh.transaction():
             wh.run_sql_file("eurostat/staging_table.sql", **f)
             wh.execute(f"INSERT INTO {f['staging']} SELECT {f['key_columns']}, value + 1, flag FROM {history}")
-            wh.execute(f"ANALYZE {f['staging']}")
+            if wh.dialect.analyze_staging:  # as the load does
+                wh.execute(f"ANALYZE {f['staging']}")
             wh.run_sql_file("eurostat/changes.sql", **f)
             # a handful of rows: left to itself the planner would scan them all; it may only probe an index by key
             for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_material"):
@@ -363,3 +364,28 @@ def test_postgres_history_codes_compare_bytewise_and_the_closing_update_probes_t
             plan = "\n".join(r[0] for r in wh.query("EXPLAIN " + update, ("2030-01-01",)))
     probe = plan.split(f"Index Scan using {DATASET}_current_key", 1)[-1]
     assert "Index Cond" in probe and "geo" in probe.split("Index Cond", 1)[1], plan
+
+
+def test_postgres_merge_may_join_the_staged_rows_in_parallel(postgres_url, tmp_path):
+    """The revision's one big join (changes.sql) may run as a parallel hash join on PostgreSQL: its staging table is
+    UNLOGGED (sql/dialects.toml), as no temporary table is ever scanned by parallel workers. The test rows are few,
+    so parallel plans are made free here; the staging table must still be one the workers can read."""
+    from multilevel.warehouse.base import render_sql, split_statements
+    from multilevel.warehouse.history import _fragments
+
+    target = Target(postgres_url, open_store(str(tmp_path / "stage")))
+    _load(target, stage_run(target.store, "run1", BASE_ROWS))
+    with target.connect() as wh:
+        f = _fragments(DATASET, DIMENSIONS, wh.dialect)
+        with wh.transaction():
+            wh.run_sql_file("eurostat/staging_table.sql", **f)
+            wh.execute(f"INSERT INTO {f['staging']} SELECT {f['key_columns']}, value + 1, flag "
+                       f"FROM eurostat.\"{DATASET}_history\"")
+            wh.prepare_merge()
+            for setting, value in {"parallel_setup_cost": 0, "parallel_tuple_cost": 0,
+                                   "min_parallel_table_scan_size": 0, "max_parallel_workers_per_gather": 2}.items():
+                wh.execute(f"SET LOCAL {setting} = {value}")
+            drop, changes = split_statements(render_sql(wh.dialect.sql("eurostat/changes.sql"), f))
+            plan = "\n".join(r[0] for r in wh.query("EXPLAIN " + changes))
+    assert "Parallel Hash Full Join" in plan and f"Parallel Seq Scan on stg_{DATASET}" in plan, plan
+

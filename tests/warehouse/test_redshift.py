@@ -130,6 +130,14 @@ def test_table_attributes_need_a_placeholder(tmp_path, monkeypatch):
         Dialect.load("redshift")
 
 
+def test_a_dialect_creates_its_staging_table_as_temp_or_unlogged(tmp_path, monkeypatch):
+    assert [Dialect.load(d).staging_kind for d in ("duckdb", "postgres", "redshift")] == ["TEMP", "UNLOGGED", "TEMP"]
+    (tmp_path / "dialects.toml").write_text('[postgres]\nstaging_kind = "TEMPORARY UNLOGGED"\n')
+    monkeypatch.setattr(paths, "SQL_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="staging_kind 'TEMPORARY UNLOGGED' is not one of TEMP, UNLOGGED"):
+        Dialect.load("postgres")
+
+
 def test_copy_statement_and_manifest(s3_stage):
     store = open_store(s3_stage)
     manifest = stage_run(store, "run1", BASE_ROWS)

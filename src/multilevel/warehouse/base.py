@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 
 DIALECTS_FILE = "dialects.toml"
+STAGING_KINDS = ("TEMP", "UNLOGGED")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Dialect:
     indexes: Mapping[str, str] = field(default_factory=dict)
     # COLLATE clause of the code columns (dimensions, time_period) of a history table; "" keeps the default
     code_collation: str = ""
+    # how a load's staging table is created: TEMP (session-private) or UNLOGGED (in the dataset's schema)
+    staging_kind: str = "TEMP"
+    # whether a load refreshes the staging table's planner statistics before the merge joins it
+    analyze_staging: bool = True
 
     @classmethod
     def load(cls, name: str) -> Dialect:
@@ -60,18 +65,21 @@ class Dialect:
             raise ConfigError(f"cannot read {path} ({e}); is MULTILEVEL_SQL_DIR right?") from e
         if entry is None:
             raise ConfigError(f"{path} has no [{name}] section")
-        unknown = set(entry) - {"lock", "table_attributes", "indexes", "code_collation"}
+        known = ["lock", "table_attributes", "indexes", "code_collation", "staging_kind", "analyze_staging"]
+        unknown = set(entry) - set(known)
         if unknown:
-            raise ConfigError(
-                f"{path} [{name}]: unknown keys {sorted(unknown)}; known: lock, table_attributes, indexes, "
-                "code_collation"
-            )
+            raise ConfigError(f"{path} [{name}]: unknown keys {sorted(unknown)}; known: {', '.join(known)}")
+        staging_kind = entry.get("staging_kind", "TEMP")
+        if staging_kind not in STAGING_KINDS:
+            raise ConfigError(f"{path} [{name}]: staging_kind {staging_kind!r} is not one of {', '.join(STAGING_KINDS)}")
         return cls(
             name=name,
             lock_sql=entry.get("lock", ""),
             table_attributes={k: " ".join(v.split()) for k, v in entry.get("table_attributes", {}).items()},
             indexes={k: v.strip() for k, v in entry.get("indexes", {}).items()},
             code_collation=entry.get("code_collation", ""),
+            staging_kind=staging_kind,
+            analyze_staging=bool(entry.get("analyze_staging", True)),
         )
 
     def sql(self, relpath: str) -> str:

@@ -20,7 +20,7 @@ from multilevel.errors import DuplicateKey, StageError, StructureChanged, Valida
 from multilevel.redaction import redact
 from multilevel.stage import Store
 from multilevel.textlimits import MAX_CODE_BYTES, MAX_MESSAGE_BYTES, fit_text
-from multilevel.warehouse.base import Warehouse, qualified, quote
+from multilevel.warehouse.base import Dialect, Warehouse, qualified, quote
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,12 @@ def ensure_schema(wh: Warehouse) -> None:
         wh.run_sql_file(relpath)
 
 
-def _fragments(dataset: str, dimensions: list[str], code_collation: str = "") -> dict[str, str]:
-    """The names and clauses the SQL files of a load take; ``code_collation``: the dialect's, for the history."""
+def _fragments(dataset: str, dimensions: list[str], dialect: Dialect | None = None) -> dict[str, str]:
+    """The names and clauses the SQL files of a load take, as ``dialect`` (code collation, staging kind) wants."""
     dims = [check_identifier(d, "dimension") for d in dimensions]
     keys = dims + ["time_period"]
-    collate = f" {code_collation}" if code_collation else ""
+    collate = f" {dialect.code_collation}" if dialect and dialect.code_collation else ""
+    staging_kind = dialect.staging_kind if dialect else "TEMP"
 
     def dimension_columns(collation: str) -> str:
         return ",\n    ".join(f"{quote(d)} VARCHAR({MAX_CODE_BYTES}){collation} NOT NULL" for d in dims)
@@ -66,7 +67,9 @@ def _fragments(dataset: str, dimensions: list[str], code_collation: str = "") ->
     return {
         "history": qualified(SCHEMA, f"{dataset}_history"),
         "current": qualified(SCHEMA, dataset),
-        "staging": quote(f"stg_{dataset}"),
+        # a temporary table lives in the session's own schema; an unlogged one in the dataset's
+        "staging": quote(f"stg_{dataset}") if staging_kind == "TEMP" else qualified(SCHEMA, f"stg_{dataset}"),
+        "staging_kind": staging_kind,
         "changes": quote(f"chg_{dataset}"),
         "current_index": quote(f"{dataset}_current_key"),
         "dimension_columns": dimension_columns(""),  # the staging table's: the server's default collation
@@ -218,7 +221,7 @@ def load_run_as_staged(wh: Warehouse, store: Store, head: dict, batches: Iterabl
     dataset = check_identifier(head["dataset"], "dataset")
     run_id = head["run_id"]
     dimensions = head["dimensions"]
-    f = _fragments(dataset, dimensions, wh.dialect.code_collation)
+    f = _fragments(dataset, dimensions, wh.dialect)
     ensure_schema(wh)
     with wh.transaction():
         wh.lock(f"multilevel:eurostat:{dataset}", "eurostat.load_log")
@@ -272,9 +275,9 @@ def load_run_as_staged(wh: Warehouse, store: Store, head: dict, batches: Iterabl
             raise StageError(
                 f"run {run_id} of {dataset}: manifest promises {expected_rows} rows, files hold {received}"
             )
-        if not direct:
-            # Planner statistics of the staged rows before anything joins them: without them PostgreSQL plans the
-            # merge as if the (temporary) staging table were tiny, and probes the history index once per staged row.
+        if not direct and wh.dialect.analyze_staging:
+            # Planner statistics of the staged rows before anything joins them (where the dialect's planner uses
+            # them for the merge; sql/dialects.toml).
             wh.execute(f"ANALYZE {f['staging']}")
         wh.prepare_merge()
         with duplicate_keys_refused(wh, f, dataset, run_id, f["history"] if direct else f["staging"], received):
