@@ -389,3 +389,28 @@ def test_postgres_merge_may_join_the_staged_rows_in_parallel(postgres_url, tmp_p
             plan = "\n".join(r[0] for r in wh.query("EXPLAIN " + changes))
     assert "Parallel Hash Full Join" in plan and f"Parallel Seq Scan on stg_{DATASET}" in plan, plan
 
+
+def test_postgres_history_statistics_are_refreshed_after_a_first_load_and_a_large_revision_only(postgres_url,
+                                                                                                 tmp_path):
+    """ANALYZE of the history after a load: always after the first, after a revision only when it changed at least
+    10 % of the rows (history.ANALYZE_AFTER_CHANGED, autovacuum's own threshold). pg_class.reltuples is the row count
+    the last ANALYZE saw (the test's changes are far below autovacuum's thresholds, so only the load analyses)."""
+    target = Target(postgres_url, open_store(str(tmp_path / "stage")))
+    rows = [(age, f"AT{g:03d}", "2020", float(g), None) for age in ("Y_LT5", "Y5-9") for g in range(100)]
+
+    def revised(n: int, by: float) -> list[tuple]:  # the first n rows with a new value
+        return [(*r[:3], r[3] + by, r[4]) if i < n else r for i, r in enumerate(rows)]
+
+    def analysed_rows() -> int:
+        with target.connect() as wh:
+            return int(wh.query("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                                (f'eurostat."{DATASET}_history"',))[0][0])
+
+    _load(target, stage_run(target.store, "run1", rows))
+    assert analysed_rows() == 200
+    small = _load(target, stage_run(target.store, "run2", revised(5, 1), update_data="2025-02-01T11:00:00+0100"))
+    assert (small.rows_inserted, small.rows_closed) == (5, 5)
+    assert analysed_rows() == 200  # 10 of 200 changed: the statistics stay as they were (history: 205 rows)
+    large = _load(target, stage_run(target.store, "run3", revised(15, 2), update_data="2025-03-01T11:00:00+0100"))
+    assert (large.rows_inserted, large.rows_closed) == (15, 15)
+    assert analysed_rows() == 220  # 30 of 200 changed: analysed again (history: 220 rows)
