@@ -23,3 +23,35 @@ def test_a_bad_memory_limit_is_a_config_error_naming_the_setting(settings, tmp_p
     settings.duckdb_memory_limit = bad
     with pytest.raises(ConfigError, match="MULTILEVEL_DUCKDB_MEMORY_LIMIT"):
         connect(f"duckdb:///{tmp_path / 'w.duckdb'}", settings)
+
+
+def test_bulk_copies_run_on_one_thread_and_give_the_threads_back(tmp_path, monkeypatch):
+    """A Parquet copy runs on one DuckDB thread (cheaper and no slower: DuckDBWarehouse._one_thread says why); the
+    merge after it gets every thread again, also when the copy failed."""
+    from loadkit import BASE_ROWS, DIMENSIONS, stage_run
+
+    from multilevel.stage import open_store
+    from multilevel.warehouse.duckdb import DuckDBWarehouse
+
+    store = open_store(str(tmp_path / "stage"))
+    keys = [e["key"] for e in stage_run(store, "run1", BASE_ROWS)["files"]]
+    columns = [*DIMENSIONS, "time_period", "value", "flag"]
+    threads_at_insert = []
+    execute = DuckDBWarehouse.execute
+
+    def watching(self, sql, params=None):
+        if "read_parquet" in sql:
+            threads_at_insert.append(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(DuckDBWarehouse, "execute", watching)
+    with connect(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh:
+        wh.execute("SET threads = 3")  # whatever the machine has
+        wh.execute("CREATE TABLE t (age VARCHAR, geo VARCHAR, time_period VARCHAR, value DOUBLE, flag VARCHAR)")
+        assert wh.copy_parquet("t", store, keys, columns) == len(BASE_ROWS)
+        assert threads_at_insert == [1]
+        assert wh.query("SELECT current_setting('threads')")[0][0] == 3
+        (tmp_path / "stage" / keys[0]).write_bytes(b"not parquet")
+        with pytest.raises(Exception, match="parquet|Parquet"):
+            wh.copy_parquet("t", store, keys, columns)
+        assert wh.query("SELECT current_setting('threads')")[0][0] == 3
