@@ -263,7 +263,7 @@ def harvest(settings, datasets, standin, standin_size, standin_current_codes, pr
     from contextlib import nullcontext
 
     from multilevel.eurostat.client import EurostatClient
-    from multilevel.eurostat.harvest import HarvestFailed, dataset_codes, harvest_dataset
+    from multilevel.eurostat.harvest import HarvestFailed, dataset_codes, harvest_dataset, plan_ahead
 
     codes = dataset_codes(settings, datasets)
     if settings.slice_processes > 0:  # its imports overlap the planning (also when nothing changed: ~1 s of CPU)
@@ -301,13 +301,23 @@ def harvest(settings, datasets, standin, standin_size, standin_current_codes, pr
 
         # One loader thread: a dataset's load (warehouse work) runs while the next dataset downloads and validates
         # (network and worker processes), so the two overlap on two cores; loads stay one at a time, in order, and
-        # at most one waits while the next dataset is fetched.
+        # at most one waits while the next dataset is fetched. One planner thread: the next dataset is planned while
+        # this one downloads (harvest.plan_ahead); a dataset listed twice is planned after its first load instead.
         with display.running() if display else nullcontext(), \
-                ThreadPoolExecutor(1, thread_name_prefix="load") as loader:
+                ThreadPoolExecutor(1, thread_name_prefix="load") as loader, \
+                ThreadPoolExecutor(1, thread_name_prefix="plan") as planner:
             previous = None
-            for code in codes:
+            ahead = {}
+            for i, code in enumerate(codes):
+                following = codes[i + 1] if i + 1 < len(codes) and codes[i + 1] not in codes[: i + 1] else None
+
+                def plan_next(following=following) -> None:
+                    if following is not None:
+                        ahead[following] = plan_ahead(planner, settings, following, client)
+
                 try:
-                    staged = (code, _harvest_one(settings, code, client, display, harvest_dataset, loader))
+                    staged = (code, _harvest_one(settings, code, client, display, harvest_dataset, loader,
+                                                 planned=ahead.pop(code, None), plan_next=plan_next))
                 except MultilevelError as e:
                     click.echo(redaction.redact(f"error: {code}: {e}"), err=True)
                     failures[code] = e
@@ -334,11 +344,11 @@ def _display(show: bool):
     return HarvestDisplay(Console(stderr=True, force_terminal=True), verbose=verbose)
 
 
-def _harvest_one(settings, code, client, display, harvest_dataset, loader):
+def _harvest_one(settings, code, client, display, harvest_dataset, loader, **plans):
     if display is None:  # in a pod or a pipe: plain log lines
-        return harvest_dataset(settings, code, client=client, loader=loader,
+        return harvest_dataset(settings, code, client=client, loader=loader, **plans,
                                progress=lambda done, total, msg: log.info("slice %d/%d done: %s", done, total, msg))
-    return harvest_dataset(settings, code, client=client, loader=loader, progress=display.dataset(code))
+    return harvest_dataset(settings, code, client=client, loader=loader, progress=display.dataset(code), **plans)
 
 
 def _preflight(client) -> None:

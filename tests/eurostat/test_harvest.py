@@ -250,6 +250,73 @@ def test_a_load_runs_on_the_loader_thread_while_the_next_dataset_is_fetched(sett
     assert statuses.values.tolist() == [[other, "loaded"], [DATASET, "loaded"]]
 
 
+def test_harvest_plans_the_next_dataset_while_this_one_downloads(settings, api, monkeypatch):
+    """`multilevel harvest A B` plans B while A's slices download (harvest.plan_ahead), so B's plan step (requests
+    and warehouse queries) no longer sits between the two downloads: A's first slice waits for B's plan to start,
+    which can only happen if B is planned ahead. B is planned once, and both load as before."""
+    import threading
+
+    from click.testing import CliRunner
+
+    import multilevel.eurostat.harvest as harvest_module
+    from multilevel.cli import main
+
+    other = "demo_r_pjangrp3"
+    for name, value in {"MULTILEVEL_EUROSTAT_URL": api.url, "MULTILEVEL_STAGE_URL": settings.stage_url,
+                        "MULTILEVEL_WAREHOUSE_URL": settings.warehouse_url, "MULTILEVEL_SLICE_PROCESSES": "0"}.items():
+        monkeypatch.setenv(name, value)
+    planning_other, planned, seen, lock = threading.Event(), [], [], threading.Lock()
+    real_plan, real_slice = harvest_module.plan_step, harvest_module._slice
+
+    def plan(settings, code, **kwargs):
+        planned.append(code)
+        if code == other:
+            planning_other.set()
+        return real_plan(settings, code, **kwargs)
+
+    def slice_(settings, plan, slice_id, *args):
+        with lock:
+            first = plan.dataset == DATASET and not seen
+            if first:
+                seen.append(planning_other.wait(20))
+        return real_slice(settings, plan, slice_id, *args)
+
+    monkeypatch.setattr(harvest_module, "plan_step", plan)
+    monkeypatch.setattr(harvest_module, "_slice", slice_)
+    done = CliRunner().invoke(main, ["harvest", "--no-progress", DATASET, other])
+    assert done.exit_code == 0, done.output
+    assert seen == [True], "the next dataset was not planned while this one downloaded"
+    assert planned == [DATASET, other]
+    statuses = table(settings, "SELECT dataset, status FROM eurostat.load_log ORDER BY dataset")
+    assert statuses.values.tolist() == [[other, "loaded"], [DATASET, "loaded"]]
+
+
+def test_a_plan_made_ahead_that_fails_fails_its_own_dataset_only(settings, api, monkeypatch):
+    from click.testing import CliRunner
+
+    import multilevel.eurostat.harvest as harvest_module
+    from multilevel.cli import main
+    from multilevel.errors import ApiUnavailable
+
+    other = "demo_r_pjangrp3"
+    for name, value in {"MULTILEVEL_EUROSTAT_URL": api.url, "MULTILEVEL_STAGE_URL": settings.stage_url,
+                        "MULTILEVEL_WAREHOUSE_URL": settings.warehouse_url, "MULTILEVEL_SLICE_PROCESSES": "0"}.items():
+        monkeypatch.setenv(name, value)
+    real_plan = harvest_module.plan_step
+
+    def plan(settings, code, **kwargs):
+        if code == other:
+            raise ApiUnavailable(f"{other}: the API went away while planning")
+        return real_plan(settings, code, **kwargs)
+
+    monkeypatch.setattr(harvest_module, "plan_step", plan)
+    done = CliRunner().invoke(main, ["harvest", "--no-progress", DATASET, other])
+    assert done.exit_code == 75, done.output  # transient, like the failure itself
+    assert f"error: {other}: {other}: the API went away while planning" in done.output
+    log = table(settings, "SELECT dataset, status FROM eurostat.load_log ORDER BY dataset")
+    assert log.values.tolist() == [[other, "failed"], [DATASET, "loaded"]]
+
+
 def _copies_seen(monkeypatch, settings):
     """Record the files each COPY of a load takes (DuckDB's first-load path), and signal the first one."""
     import threading
