@@ -71,7 +71,9 @@ class Dialect:
             raise ConfigError(f"{path} [{name}]: unknown keys {sorted(unknown)}; known: {', '.join(known)}")
         staging_kind = entry.get("staging_kind", "TEMP")
         if staging_kind not in STAGING_KINDS:
-            raise ConfigError(f"{path} [{name}]: staging_kind {staging_kind!r} is not one of {', '.join(STAGING_KINDS)}")
+            raise ConfigError(
+                f"{path} [{name}]: staging_kind {staging_kind!r} is not one of {', '.join(STAGING_KINDS)}"
+            )
         return cls(
             name=name,
             lock_sql=entry.get("lock", ""),
