@@ -72,7 +72,6 @@ def _slice(settings: Settings, plan: Plan, slice_id: str, work: Path, client: Eu
 class PlannedRun:
     """A dataset's next run, planned ahead (``plan_ahead``): its run id and its plan step, running on a thread."""
 
-    code: str
     run_id: str
     outcome: Future[PlanOutcome]
 
@@ -85,7 +84,7 @@ def plan_ahead(planner: Executor, settings: Settings, code: str, client: Eurosta
     between two datasets' downloads, and with many datasets (most of them unchanged) planning is most of the run.
     """
     run_id = new_run_id()
-    return PlannedRun(code, run_id, planner.submit(plan_step, settings, code, run_id=run_id, client=client))
+    return PlannedRun(run_id, planner.submit(plan_step, settings, code, run_id=run_id, client=client))
 
 
 def harvest_dataset(settings: Settings, code: str, *, client: EurostatClient | None = None,

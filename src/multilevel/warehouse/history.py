@@ -61,10 +61,11 @@ def ensure_schema(wh: Warehouse) -> None:
 
 def _fragments(dataset: str, dimensions: list[str], dialect: Dialect | None = None) -> dict[str, str]:
     """The names and clauses the SQL files of a load take, as ``dialect`` (code collation, staging kind) wants."""
+    dialect = dialect or Dialect(name="default")  # no dialect: Dialect's defaults (default collation, TEMP staging)
     dims = [check_identifier(d, "dimension") for d in dimensions]
     keys = dims + ["time_period"]
-    collate = f" {dialect.code_collation}" if dialect and dialect.code_collation else ""
-    staging_kind = dialect.staging_kind if dialect else "TEMP"
+    collate = f" {dialect.code_collation}" if dialect.code_collation else ""
+    staging_kind = dialect.staging_kind
 
     def dimension_columns(collation: str) -> str:
         return ",\n    ".join(f"{quote(d)} VARCHAR({MAX_CODE_BYTES}){collation} NOT NULL" for d in dims)
